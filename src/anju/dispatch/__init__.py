@@ -1,0 +1,1 @@
+"""Dispatch: incidents, their closed loop, escalation and the audit trail."""

@@ -1,0 +1,146 @@
+"""Vocabulary shared by every floor: device kinds, events, rules, severities, incident states."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DeviceKind(StrEnum):
+    DOOR = "door"
+    PIR = "pir"
+    BUTTON = "button"
+
+
+class Protocol(StrEnum):
+    ANJU_V1 = "anju-v1"
+    ZIGBEE2MQTT = "zigbee2mqtt"
+
+
+class EventName(StrEnum):
+    OPEN = "open"
+    CLOSE = "close"
+    MOTION = "motion"
+    PRESS = "press"
+    LONG_PRESS = "long_press"
+    TAMPER = "tamper"
+    HEARTBEAT = "heartbeat"
+    #: Availability reported by a gateway (Zigbee2MQTT) rather than by the device itself.
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+#: Which events each kind of device may report (``tamper`` and liveness are allowed for all).
+EVENTS_BY_KIND: dict[DeviceKind, frozenset[EventName]] = {
+    DeviceKind.DOOR: frozenset({EventName.OPEN, EventName.CLOSE}),
+    DeviceKind.PIR: frozenset({EventName.MOTION}),
+    DeviceKind.BUTTON: frozenset({EventName.PRESS, EventName.LONG_PRESS}),
+}
+COMMON_EVENTS = frozenset({EventName.TAMPER})
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class Rule(StrEnum):
+    BUTTON = "button"
+    INACTIVITY = "inactivity"
+    NO_MORNING_ACTIVITY = "no_morning_activity"
+    NIGHT_DOOR = "night_door"
+    NOT_RETURNED = "not_returned"
+    DOOR_LEFT_OPEN = "door_left_open"
+    ROUTINE_ANOMALY = "routine_anomaly"
+    DEVICE_OFFLINE = "device_offline"
+    LOW_BATTERY = "low_battery"
+    TAMPER = "tamper"
+
+
+#: The contract's severity per rule (CONTRACT.md section 6).
+RULE_SEVERITY: dict[Rule, Severity] = {
+    Rule.BUTTON: Severity.CRITICAL,
+    Rule.INACTIVITY: Severity.HIGH,
+    Rule.NO_MORNING_ACTIVITY: Severity.HIGH,
+    Rule.NIGHT_DOOR: Severity.HIGH,
+    Rule.NOT_RETURNED: Severity.HIGH,
+    Rule.DOOR_LEFT_OPEN: Severity.MEDIUM,
+    Rule.ROUTINE_ANOMALY: Severity.MEDIUM,
+    Rule.DEVICE_OFFLINE: Severity.LOW,
+    Rule.LOW_BATTERY: Severity.LOW,
+    Rule.TAMPER: Severity.LOW,
+}
+
+
+class IncidentState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    DISPATCHED = "dispatched"
+    RESOLVED = "resolved"
+    FOLLOW_UP = "follow_up"
+    CLOSED = "closed"
+
+
+#: The closed loop 系统预警 → 中心响应 → 上门处置 → 后续回访, with the contract's two shortcuts.
+TRANSITIONS: dict[IncidentState, frozenset[IncidentState]] = {
+    IncidentState.OPEN: frozenset({IncidentState.ACKNOWLEDGED}),
+    IncidentState.ACKNOWLEDGED: frozenset({IncidentState.DISPATCHED, IncidentState.RESOLVED}),
+    IncidentState.DISPATCHED: frozenset({IncidentState.RESOLVED}),
+    IncidentState.RESOLVED: frozenset({IncidentState.FOLLOW_UP, IncidentState.CLOSED}),
+    IncidentState.FOLLOW_UP: frozenset({IncidentState.CLOSED}),
+    IncidentState.CLOSED: frozenset(),
+}
+ACTIVE_STATES = frozenset({IncidentState.OPEN, IncidentState.ACKNOWLEDGED, IncidentState.DISPATCHED})
+
+
+class Outcome(StrEnum):
+    FALSE_ALARM = "false_alarm"
+    RESIDENT_WELL = "resident_well"
+    ASSISTED_AT_HOME = "assisted_at_home"
+    TAKEN_TO_HOSPITAL = "taken_to_hospital"
+    DECEASED = "deceased"
+    DEVICE_FAULT = "device_fault"
+    OTHER = "other"
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    RESPONDER = "responder"
+
+
+class IngestOutcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    DEAD_LETTER = "dead_letter"
+    UNKNOWN_DEVICE = "unknown_device"
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    ANSWERED = "answered"
+    NOT_SENT = "not_sent"
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    VOICE = "voice"
+    DINGTALK = "dingtalk"
+    CONSOLE = "console"

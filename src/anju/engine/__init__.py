@@ -1,0 +1,1 @@
+"""The rule engine: pure, on event time, no I/O."""

@@ -1,0 +1,53 @@
+"""The engine's value objects: what goes in (observations), what comes out (findings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from anju.domain import DeviceKind, EventName, Rule, Severity
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """One stored sensor message, on event time."""
+
+    household_id: str
+    device_id: str
+    kind: DeviceKind
+    event: EventName
+    at: datetime
+    battery: int | None = None
+    rssi: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """A rule fired. ``key`` identifies the firing so it is raised once, whatever replays."""
+
+    household_id: str
+    rule: Rule
+    severity: Severity
+    at: datetime
+    key: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceSpec:
+    device_id: str
+    kind: DeviceKind
+    location: str = ""
+    #: None for devices that send no heartbeat; they are never declared offline.
+    heartbeat_s: int | None = None
+    battery_low: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HouseholdSpec:
+    household_id: str
+    timezone: str
+    devices: tuple[DeviceSpec, ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
