@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 
-from alembic import context
 from anju.config import load_settings
 from anju.store.db import create_engine
 from anju.store.models import Base

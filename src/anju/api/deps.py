@@ -1,0 +1,95 @@
+"""Dependencies shared by every router: context, session, current user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anju.context import Context
+from anju.domain import Role
+from anju.store.models import User
+
+ALGORITHM = "HS256"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[Context, Depends(get_context)]
+
+
+async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    async with ctx.db() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def issue_token(ctx: Context, user: User) -> str:
+    now = ctx.clock.now()
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ctx.settings.token_ttl_s)).timestamp()),
+    }
+    return jwt.encode(claims, ctx.settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+_UNAUTHORIZED = HTTPException(
+    status.HTTP_401_UNAUTHORIZED, "not authenticated", headers={"WWW-Authenticate": "Bearer"}
+)
+
+
+async def get_current_user(
+    ctx: CtxDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        raise _UNAUTHORIZED
+    try:
+        claims = jwt.decode(
+            token,
+            ctx.settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.PyJWTError as err:
+        raise _UNAUTHORIZED from err
+    user = await session.get(User, int(claims["sub"]))
+    if user is None or not user.active:
+        raise _UNAUTHORIZED
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Coroutine[Any, Any, User]]:
+    """A dependency that admits only ``roles`` (403 for the others)."""
+    allowed = frozenset(r.value for r in roles)
+
+    async def _check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not do this")
+        return user
+
+    return _check
+
+
+STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+Staff = Annotated[User, Depends(require_roles(*STAFF))]
+Operator = Annotated[User, Depends(require_roles(Role.OPERATOR, Role.ADMIN))]
+Supervisor = Annotated[User, Depends(require_roles(Role.SUPERVISOR, Role.ADMIN))]
+Admin = Annotated[User, Depends(require_roles(Role.ADMIN))]
+AnyUser = CurrentUser

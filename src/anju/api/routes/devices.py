@@ -1,0 +1,7 @@
+"""Routes: devices."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
