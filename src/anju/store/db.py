@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -48,3 +50,26 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
 
 def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+_AFTER_COMMIT_KEY = "anju.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction commits (never if it rolls back)."""
+    callbacks: list[Callable[[], None]] = session.sync_session.info.setdefault(_AFTER_COMMIT_KEY, [])
+    callbacks.append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(sync_session: Session) -> None:
+    for callback in sync_session.info.pop(_AFTER_COMMIT_KEY, []):
+        try:
+            callback()
+        except Exception:  # a listener's failure must not undo a committed change
+            logging.getLogger(__name__).exception("after-commit callback failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(sync_session: Session) -> None:
+    sync_session.info.pop(_AFTER_COMMIT_KEY, None)
