@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import timedelta
 from typing import Annotated, Any
@@ -47,14 +48,40 @@ def issue_token(ctx: Context, user: User) -> str:
     return jwt.encode(claims, ctx.settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
+#: The console carries the same JWT in an HttpOnly, SameSite=Strict cookie.
+TOKEN_COOKIE = "anju_token"
+#: Double-submit CSRF: unsafe cookie-authenticated requests echo this cookie in ``CSRF_HEADER``.
+CSRF_COOKIE = "anju_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def token_from_cookie(request: Request) -> str | None:
+    """The console's cookie token; an unsafe request must also carry the matching CSRF header."""
+    token = request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        return None
+    if request.method not in _SAFE_METHODS:
+        expected = request.cookies.get(CSRF_COOKIE, "")
+        given = request.headers.get(CSRF_HEADER, "")
+        if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+    return token
+
+
 _UNAUTHORIZED = HTTPException(
     status.HTTP_401_UNAUTHORIZED, "not authenticated", headers={"WWW-Authenticate": "Bearer"}
 )
 
 
 async def get_current_user(
-    ctx: CtxDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request,
+    ctx: CtxDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
+    if not token:
+        token = token_from_cookie(request)
     if not token:
         raise _UNAUTHORIZED
     try:
