@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,9 @@ from anju.config import Settings
 from anju.metrics import Metrics
 from anju.store.db import SessionFactory, create_engine, session_factory
 
+#: A readiness probe: returns True while its part (e.g. the MQTT connection) is working.
+ReadinessCheck = Callable[[], bool]
+
 
 @dataclass
 class Context:
@@ -21,6 +25,8 @@ class Context:
     clock: Clock = field(default_factory=RealClock)
     metrics: Metrics = field(default_factory=Metrics)
     bus: EventBus = field(default_factory=EventBus)
+    #: Probes ``/readyz`` consults besides the database; the runtime registers e.g. ``"mqtt"``.
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Context:
