@@ -34,7 +34,9 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+#: ``scope="function"``: the transaction commits before the response is sent, so a 201 is never
+#: followed by a failed commit and a client that reads right after its write sees it.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def issue_token(ctx: Context, user: User) -> str:

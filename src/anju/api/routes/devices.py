@@ -1,7 +1,94 @@
-"""Routes: devices."""
+"""Routes: devices bound to households.
+
+Roles: every staff role (operator, supervisor, admin) reads; operators and admins register
+devices (installers act as one of these). Responders get 403.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, HTTPException, Query, status
+
+from anju.api.deps import CtxDep, Operator, SessionDep, Staff
+from anju.api.profiles import resolve_profile
+from anju.api.schemas import DeviceCreate, DeviceRead, PageOf
+from anju.dispatch import audit
+from anju.domain import DeviceKind
+from anju.errors import NotFound
+from anju.store import households as service
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+#: Battery percentage under which ``low_battery=true`` lists a device (the profiles' usual threshold).
+LOW_BATTERY_PERCENT = 20
+
+
+@router.get("", response_model=PageOf[DeviceRead])
+async def list_devices(
+    session: SessionDep,
+    _user: Staff,
+    household_id: str | None = None,
+    type: DeviceKind | None = None,
+    online: bool | None = None,
+    low_battery: Annotated[
+        bool, Query(description=f"only devices reporting under {LOW_BATTERY_PERCENT}% battery")
+    ] = False,
+    battery_below: Annotated[int | None, Query(ge=1, le=101, description="only devices under this %")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageOf[DeviceRead]:
+    """Devices ordered by id, filtered (staff)."""
+    if low_battery:
+        battery_below = min(battery_below or LOW_BATTERY_PERCENT, LOW_BATTERY_PERCENT)
+    page = await service.list_devices(
+        session=session,
+        household_id=household_id,
+        type=type.value if type else None,
+        online=online,
+        battery_below=battery_below,
+        limit=limit,
+        offset=offset,
+    )
+    return PageOf[DeviceRead](
+        items=[DeviceRead.model_validate(d) for d in page.items], total=page.total, limit=limit, offset=offset
+    )
+
+
+@router.post("", response_model=DeviceRead, status_code=status.HTTP_201_CREATED)
+async def register_device(ctx: CtxDep, session: SessionDep, user: Operator, body: DeviceCreate) -> DeviceRead:
+    """Bind a device to a household; it leaves the unknown-devices list (operator, admin)."""
+    profile = resolve_profile(ctx.settings, protocol=body.protocol, kind=body.type, name=body.profile)
+    now = ctx.clock.now()
+    try:
+        device = await service.register_device(
+            session=session,
+            device_id=body.id,
+            household_id=body.household_id,
+            type=body.type.value,
+            protocol=body.protocol.value,
+            profile=profile.name,
+            now=now,
+            location=body.location,
+            external_name=body.external_name,
+            heartbeat_s=body.heartbeat_s if body.heartbeat_s is not None else profile.heartbeat_s,
+        )
+    except NotFound as err:
+        # The household is named in the body, not the path: the request is invalid, not missing.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"household_id: {err}") from err
+    await audit.record(
+        session,
+        at=now,
+        actor=user.username,
+        action="device.create",
+        entity="device",
+        entity_id=device.id,
+        content=body.model_dump(mode="json") | {"profile": device.profile, "heartbeat_s": device.heartbeat_s},
+    )
+    return DeviceRead.model_validate(device)
+
+
+@router.get("/{device_id}", response_model=DeviceRead)
+async def get_device(session: SessionDep, _user: Staff, device_id: str) -> DeviceRead:
+    """One device with its last-seen time, battery and signal (staff)."""
+    return DeviceRead.model_validate(await service.get_device(session=session, device_id=device_id))
