@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,8 +17,9 @@ from anju.errors import ConfigError
 DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "anju-demo-secret"})
 DEMO_SECRET = "anju-demo-secret"
 
-#: The repository's data folders (sensors/, rules/, simulator/); overridable for installed copies.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: Where the editable data folders (sensors/, rules/, simulator/, alembic/) live: the source tree,
+#: or ANJU_PROJECT_ROOT for an installed copy (the container image sets it).
+PROJECT_ROOT = Path(os.environ.get("ANJU_PROJECT_ROOT") or Path(__file__).resolve().parents[2])
 
 
 class Settings(BaseSettings):
