@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -130,7 +131,7 @@ def _validate_tree(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
                 raise ValueError(f"{section}.{key}: unknown setting (known: {', '.join(sorted(fields))})")
             checked[key] = _check(kind, value, f"{section}.{key}")
         if not partial:
-            missing = [k for k in fields if k not in checked and not (section == "away")]
+            missing = [k for k in fields if k not in checked and section != "away"]
             if missing:
                 raise ValueError(f"{section}: missing {', '.join(missing)}")
         out[section] = checked
@@ -197,8 +198,9 @@ def load_pack(path: str | Path) -> RulePack:
 
 
 def default_pack_path() -> Path:
-    """``rules/default.toml`` of the source tree (the pack the contract names as default)."""
-    return Path(__file__).resolve().parents[3] / "rules" / "default.toml"
+    """``rules/default.toml`` of the project (``ANJU_PROJECT_ROOT`` for an installed copy)."""
+    root = os.environ.get("ANJU_PROJECT_ROOT") or Path(__file__).resolve().parents[3]
+    return Path(root) / "rules" / "default.toml"
 
 
 def validate_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +210,7 @@ def validate_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     ``inactivity.threshold.night: '10x' is not a duration``.
     """
     if not isinstance(overrides, Mapping):
-        raise ValueError("rule overrides must be a JSON object of sections, e.g. {\"inactivity\": {...}}")
+        raise ValueError('rule overrides must be a JSON object of sections, e.g. {"inactivity": {...}}')
     if "name" in overrides:
         raise ValueError("name: a household cannot rename the pack")
     return _validate_tree(overrides, partial=True)

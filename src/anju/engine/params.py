@@ -1,0 +1,137 @@
+"""A rule pack compiled into flat numbers the hot path reads without parsing."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from anju.engine.pack import DAY_PARTS, RulePack, parse_clock, parse_duration
+
+NIGHT, MORNING, DAY, EVENING = range(4)
+
+
+def _parts(value: object, where: str) -> tuple[int, ...]:
+    if isinstance(value, dict):
+        # A partial table (an override of one part) falls back to the first part given.
+        fallback = parse_duration(next(iter(value.values())), where) if value else 0
+        return tuple(parse_duration(value[p], f"{where}.{p}") if p in value else fallback for p in DAY_PARTS)
+    d = parse_duration(value, where)
+    return (d, d, d, d)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Params:
+    """Thresholds in seconds, local times in minutes after midnight, day parts per minute."""
+
+    part_of_minute: bytes
+    boundaries: tuple[int, ...]
+    learning: bool
+    warmup_days: int
+    decay: float
+    gap_quantile: float
+    gap_factor: float
+    gap_margin: float
+    inactivity: bool
+    inact_default: tuple[int, ...]
+    inact_min: tuple[int, ...]
+    inact_max: tuple[int, ...]
+    morning: bool
+    wake_min: int
+    wake_margin: int
+    wake_earliest: int
+    wake_latest: int
+    night_door: bool
+    night_start: int
+    night_end: int
+    night_confirm: int
+    away_confirm: int
+    not_returned: bool
+    away_limit: tuple[int, ...]
+    return_by: int
+    door_left_open: bool
+    door_open_limit: int
+    anomaly: bool
+    restless_factor: float
+    restless_min_events: int
+    low_activity_ratio: float
+    offline: bool
+    missed_intervals: int
+    low_battery: bool
+    battery_threshold: int
+    battery_overridden: bool
+    tamper: bool
+    rollover_min: int
+    night_part_start: int
+
+    def part(self, minute: int) -> int:
+        return self.part_of_minute[minute]
+
+    def next_boundary(self, minute: int) -> int:
+        """The next minute after ``minute`` where the hour or the day part changes (1440 = midnight)."""
+        i = bisect_right(self.boundaries, minute)
+        return self.boundaries[i] if i < len(self.boundaries) else 1440
+
+    def in_night_window(self, minute: int) -> bool:
+        if self.night_start <= self.night_end:
+            return self.night_start <= minute < self.night_end
+        return minute >= self.night_start or minute < self.night_end
+
+
+def compile_pack(pack: RulePack, *, battery_overridden: bool = False) -> Params:
+    """Flatten a validated pack."""
+    s = pack.section
+    parts = s("day_parts")
+    starts = sorted((parse_clock(parts[p], p), i) for i, p in enumerate(DAY_PARTS))
+    table = bytearray(1440)
+    for minute in range(1440):
+        current = starts[-1][1]
+        for start, idx in starts:
+            if start <= minute:
+                current = idx
+        table[minute] = current
+    boundaries = tuple(sorted({h * 60 for h in range(24)} | {st for st, _ in starts if st}))
+    lrn, ina, nma, nd = s("learning"), s("inactivity"), s("no_morning_activity"), s("night_door")
+    nr, dlo, ra = s("not_returned"), s("door_left_open"), s("routine_anomaly")
+    half_life = float(lrn["half_life_days"]) or 1e9
+    return Params(
+        part_of_minute=bytes(table),
+        boundaries=boundaries,
+        learning=bool(lrn["enabled"]),
+        warmup_days=int(lrn["warmup_days"]),
+        decay=0.5 ** (1.0 / half_life),
+        gap_quantile=min(1.0, float(lrn["gap_quantile"])),
+        gap_factor=float(lrn["gap_factor"]),
+        gap_margin=float(parse_duration(lrn["gap_margin"], "learning.gap_margin")),
+        inactivity=bool(ina["enabled"]),
+        inact_default=_parts(ina["threshold"], "inactivity.threshold"),
+        inact_min=_parts(ina["min"], "inactivity.min"),
+        inact_max=_parts(ina["max"], "inactivity.max"),
+        morning=bool(nma["enabled"]),
+        wake_min=parse_clock(nma["wake"], "no_morning_activity.wake"),
+        wake_margin=parse_duration(nma["margin"], "no_morning_activity.margin"),
+        wake_earliest=parse_clock(nma["earliest"], "no_morning_activity.earliest"),
+        wake_latest=parse_clock(nma["latest"], "no_morning_activity.latest"),
+        night_door=bool(nd["enabled"]),
+        night_start=parse_clock(nd["start"], "night_door.start"),
+        night_end=parse_clock(nd["end"], "night_door.end"),
+        night_confirm=parse_duration(nd["confirm"], "night_door.confirm"),
+        away_confirm=parse_duration(s("away").get("confirm", "10m"), "away.confirm"),
+        not_returned=bool(nr["enabled"]),
+        away_limit=_parts(nr["threshold"], "not_returned.threshold"),
+        return_by=parse_clock(nr["return_by"], "not_returned.return_by"),
+        door_left_open=bool(dlo["enabled"]),
+        door_open_limit=parse_duration(dlo["threshold"], "door_left_open.threshold"),
+        anomaly=bool(ra["enabled"]),
+        restless_factor=float(ra["restless_factor"]),
+        restless_min_events=int(ra["restless_min_events"]),
+        low_activity_ratio=float(ra["low_activity_ratio"]),
+        offline=bool(s("device_offline")["enabled"]),
+        missed_intervals=max(1, int(s("device_offline")["missed_intervals"])),
+        low_battery=bool(s("low_battery")["enabled"]),
+        battery_threshold=int(s("low_battery")["threshold"]),
+        battery_overridden=battery_overridden,
+        tamper=bool(s("tamper")["enabled"]),
+        # The activity day ends when the night part does: the night is judged as a whole.
+        rollover_min=parse_clock(parts["morning"], "day_parts.morning"),
+        night_part_start=parse_clock(parts["night"], "day_parts.night"),
+    )

@@ -1,0 +1,177 @@
+"""Per-household engine state: small, slotted, and JSON round-trippable for restarts."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from anju.domain import DeviceKind
+from anju.engine.learn import Profile
+from anju.engine.params import Params
+
+#: "Not set" for a time (epoch seconds); no real event is at 1970-01-01.
+UNSET = -1.0
+INF = float("inf")
+
+
+class Dev:
+    """One device as the engine sees it."""
+
+    __slots__ = (
+        "battery_low",
+        "heartbeat_s",
+        "kind",
+        "last_seen",
+        "low_since",
+        "offline_fired",
+        "open_at",
+        "open_fired",
+    )
+
+    def __init__(self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int) -> None:
+        self.kind = kind
+        self.heartbeat_s = heartbeat_s
+        self.battery_low = battery_low
+        #: Last message after the first heartbeat (liveness is tracked only from then on).
+        self.last_seen = UNSET
+        self.offline_fired = UNSET
+        self.low_since = UNSET
+        self.open_at = UNSET
+        self.open_fired = UNSET
+
+    _TIMES = ("last_seen", "offline_fired", "low_since", "open_at", "open_fired")
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._TIMES}
+
+    def load(self, data: dict[str, Any]) -> None:
+        for name in self._TIMES:
+            setattr(self, name, float(data.get(name, UNSET)))
+
+
+class Home:
+    """Everything the engine remembers about one household."""
+
+    __slots__ = (
+        "activity_day_start",
+        "away",
+        "away_due",
+        "away_fired",
+        "away_secs",
+        "bed_gap",
+        "bed_start",
+        "clock",
+        "day_count",
+        "devices",
+        "hid",
+        "inact_due",
+        "inact_for",
+        "last_activity",
+        "leave_at",
+        "leave_door",
+        "leave_night",
+        "morning_at",
+        "morning_from",
+        "night_count",
+        "night_from",
+        "params",
+        "profile",
+        "rollover_at",
+        "sched",
+        "silence_alerted",
+        "tz",
+        "wake_from",
+        "wake_today",
+    )
+
+    def __init__(self, hid: str, tz: ZoneInfo, params: Params) -> None:
+        self.hid = hid
+        self.tz = tz
+        self.params = params
+        self.devices: dict[str, Dev] = {}
+        self.profile: Profile | None = Profile() if params.learning else None
+        self.last_activity = UNSET
+        #: The last_activity whose silence has already been alerted (inactivity or morning).
+        self.silence_alerted = UNSET
+        self.inact_for = UNSET
+        self.inact_due = INF
+        #: Door closed with no motion yet: the resident may have left (time of the close).
+        self.leave_at = UNSET
+        self.leave_door = ""
+        self.leave_night = False
+        #: Away since (the door close that began it), else UNSET.
+        self.away = UNSET
+        self.away_due = INF
+        self.away_fired = UNSET
+        self.away_secs = 0.0
+        #: Latest instant the household's timers have been run to.
+        self.clock = UNSET
+        #: Earliest heap entry for this home (timers are never earlier than it).
+        self.sched = INF
+        self.rollover_at = UNSET
+        self.activity_day_start = UNSET
+        self.night_from = INF
+        self.morning_at = UNSET
+        self.morning_from = UNSET
+        self.wake_from = UNSET
+        self.wake_today = -1
+        self.day_count = 0
+        self.night_count = 0
+        self.bed_gap = 0.0
+        self.bed_start = UNSET
+
+    _FIELDS = (
+        "activity_day_start",
+        "away",
+        "away_due",
+        "away_fired",
+        "away_secs",
+        "bed_gap",
+        "bed_start",
+        "clock",
+        "day_count",
+        "last_activity",
+        "leave_at",
+        "leave_door",
+        "leave_night",
+        "morning_at",
+        "morning_from",
+        "night_count",
+        "night_from",
+        "rollover_at",
+        "silence_alerted",
+        "wake_from",
+        "wake_today",
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in self._FIELDS:
+            value = getattr(self, name)
+            data[name] = None if value == INF else value
+        data["devices"] = {dev_id: dev.to_json() for dev_id, dev in self.devices.items()}
+        data["profile"] = self.profile.to_json() if self.profile is not None else None
+        return data
+
+    def load(self, data: dict[str, Any]) -> None:
+        for name in self._FIELDS:
+            if name not in data:
+                continue
+            value = data[name]
+            current = getattr(self, name)
+            if isinstance(current, bool):
+                setattr(self, name, bool(value))
+            elif isinstance(current, int):
+                setattr(self, name, int(value))
+            elif isinstance(current, str):
+                setattr(self, name, str(value))
+            else:
+                setattr(self, name, INF if value is None else float(value))
+        for dev_id, dev_data in (data.get("devices") or {}).items():
+            dev = self.devices.get(dev_id)
+            if dev is not None:
+                dev.load(dev_data)
+        if data.get("profile") is not None and self.params.learning:
+            self.profile = Profile.from_json(data["profile"])
+        self.inact_for = UNSET
+        self.inact_due = INF

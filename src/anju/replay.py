@@ -1,0 +1,174 @@
+"""``anju replay``: the rule engine over an event file, on event time, alerts as JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from anju.clock import isoformat, parse_ts
+from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName
+from anju.engine.core import Engine
+from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
+from anju.engine.pack import default_pack_path, load_pack
+from anju.errors import AnjuError
+
+HEADER = ("ts", "household_id", "device_id", "type", "event", "battery")
+_KINDS = {k.value: k for k in DeviceKind}
+_EVENTS = {e.value: e for e in EventName}
+_ALLOWED = {
+    kind: events | COMMON_EVENTS | {EventName.HEARTBEAT, EventName.ONLINE, EventName.OFFLINE}
+    for kind, events in EVENTS_BY_KIND.items()
+}
+
+
+class RowError(ValueError):
+    """A row of the event file that cannot be used, with the reason."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", type=Path, help="event file (CSV: ts,household_id,device_id,type,event,battery)"
+    )
+    parser.add_argument("--until", default=None, help="advance event time to TS (RFC 3339) at the end")
+    parser.add_argument("--rules", type=Path, default=None, help="rule pack (default rules/default.toml)")
+    parser.add_argument(
+        "--fleet",
+        type=Path,
+        default=None,
+        help="fleet file (JSON from `anju simulate --out`): time zones and heartbeats",
+    )
+    parser.add_argument(
+        "--timezone",
+        default="Asia/Shanghai",
+        help="time zone of households not in a fleet file (default Asia/Shanghai)",
+    )
+
+
+def load_fleet(path: Path) -> list[HouseholdSpec]:
+    """Households and devices from a simulator fleet file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [
+            HouseholdSpec(
+                household_id=str(h["id"]),
+                timezone=str(h.get("timezone") or "Asia/Shanghai"),
+                devices=tuple(
+                    DeviceSpec(
+                        device_id=str(d["id"]),
+                        kind=DeviceKind(d["type"]),
+                        location=str(d.get("location") or ""),
+                        heartbeat_s=int(d["heartbeat_s"]) if d.get("heartbeat_s") else None,
+                        battery_low=int(d.get("battery_low") or 20),
+                    )
+                    for d in h.get("devices", ())
+                ),
+                overrides=dict(h.get("rule_overrides") or {}),
+            )
+            for h in data["households"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise AnjuError(f"{path}: not a usable fleet file: {err}") from err
+
+
+def parse_row(row: list[str]) -> Observation:
+    """One CSV row as an observation; RowError says why it cannot be."""
+    if len(row) < 5:
+        raise RowError(f"expected 6 columns {','.join(HEADER)}, got {len(row)}")
+    ts, hid, dev, kind_s, event_s = row[0], row[1], row[2], row[3], row[4]
+    kind = _KINDS.get(kind_s)
+    if kind is None:
+        raise RowError(f"unknown device type {kind_s!r}")
+    event = _EVENTS.get(event_s)
+    if event is None or event not in _ALLOWED[kind]:
+        raise RowError(f"event {event_s!r} is not one a {kind_s} device sends")
+    if not hid or not dev:
+        raise RowError("household_id and device_id are required")
+    try:
+        at = datetime.fromisoformat(ts)
+        if at.tzinfo is None:
+            raise RowError(f"timestamp {ts!r} has no UTC offset")
+    except ValueError as err:
+        raise RowError(f"bad timestamp {ts!r}") from err
+    battery = None
+    if len(row) > 5 and row[5]:
+        try:
+            battery = int(row[5])
+        except ValueError as err:
+            raise RowError(f"battery {row[5]!r} is not a whole number") from err
+        if not 0 <= battery <= 100:
+            raise RowError(f"battery {battery} is outside 0-100")
+    return Observation(household_id=hid, device_id=dev, kind=kind, event=event, at=at, battery=battery)
+
+
+def read_events(stream: TextIO, errors: TextIO | None = None) -> Iterator[Observation]:
+    """Observations of an event file; bad rows are reported on ``errors`` and skipped."""
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        return
+    if [h.strip() for h in header[:5]] != list(HEADER[:5]):
+        raise AnjuError(f"not an event file: header {','.join(header)!r}, expected {','.join(HEADER)}")
+    for line, row in enumerate(reader, start=2):
+        try:
+            yield parse_row(row)
+        except RowError as err:
+            if errors is not None:
+                print(f"line {line}: rejected: {err}", file=errors)
+
+
+def replay(
+    engine: Engine, observations: Iterable[Observation], until: datetime | None = None
+) -> Iterator[Finding]:
+    """Run ``engine`` over observations in file order, on event time."""
+    last: datetime | None = None
+    advance, observe = engine.advance, engine.observe
+    for obs in observations:
+        if last is None or obs.at > last:
+            last = obs.at
+            yield from advance(obs.at)
+        yield from observe(obs)
+    if until is not None:
+        yield from advance(until)
+
+
+def alert_line(finding: Finding) -> str:
+    record: dict[str, Any] = {
+        "household_id": finding.household_id,
+        "rule": finding.rule.value,
+        "severity": finding.severity.value,
+        "at": isoformat(finding.at),
+        "detail": finding.detail,
+        "key": finding.key,
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        pack = load_pack(args.rules or default_pack_path())
+    except (OSError, ValueError) as err:
+        raise AnjuError(f"rule pack: {err}") from err
+    until = None
+    if args.until:
+        try:
+            until = parse_ts(args.until)
+        except ValueError as err:
+            raise AnjuError(f"--until: {err}") from err
+    engine = Engine(pack, default_timezone=args.timezone)
+    if args.fleet:
+        engine.configure(load_fleet(args.fleet))
+    try:
+        stream = args.file.open(encoding="utf-8", newline="")
+    except OSError as err:
+        raise AnjuError(f"{args.file}: {err}") from err
+    out = sys.stdout
+    with stream:
+        for finding in replay(engine, read_events(stream, sys.stderr), until):
+            out.write(alert_line(finding) + "\n")
+    return 0
