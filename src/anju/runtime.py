@@ -1,3 +1,486 @@
-"""Wires the live service: ingest, engine, dispatch, notify, API and console, started together."""
+"""Wires the live service: ingest, engine, dispatch, notify, API and console, started together.
+
+The pipeline's invariant: a sensor event, the alerts it causes and the incident they open or join
+commit in one transaction, and only then is the MQTT message acknowledged.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from anju.clock import Clock, RealClock
+from anju.config import Settings, load_settings
+from anju.context import Context
+from anju.dispatch.service import RaiseResult, raise_findings
+from anju.domain import DeviceKind, Role
+from anju.engine.core import Engine
+from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
+from anju.engine.pack import load_pack
+from anju.errors import AnjuError, ConfigError
+from anju.ingest.profiles import load_profiles
+from anju.store.db import after_commit, transaction
+from anju.store.models import EngineSnapshot, Household, SensorEvent
+
+log = logging.getLogger(__name__)
+
+#: How often the engine's timers are advanced to the clock (seconds of real time).
+TICK_S = 1.0
+#: How often changed engine state is saved, so a restart resumes from it.
+SNAPSHOT_S = 30.0
+#: How often household and device registrations are re-read into the engine.
+RECONFIGURE_S = 30.0
+#: Events received this long before a snapshot are replayed too (a batch may have been in flight).
+SNAPSHOT_MARGIN = timedelta(seconds=60)
+
+
+class Pipeline:
+    """Engine plus dispatch: observations in, alerts and incidents out, in the caller's transaction."""
+
+    def __init__(self, ctx: Context, engine: Engine) -> None:
+        self.ctx = ctx
+        self.engine = engine
+        self._dirty: set[str] = set()
+        self._degraded: dict[str, bool] = {}
+
+    async def configure_from_db(self) -> int:
+        """(Re)load every active household and its devices into the engine."""
+        profiles = load_profiles(self.ctx.settings.sensors_dir)
+        async with self.ctx.db() as session:
+            rows = (
+                await session.scalars(
+                    select(Household)
+                    .where(Household.active.is_(True))
+                    .options(selectinload(Household.devices))
+                )
+            ).all()
+            specs = []
+            for hh in rows:
+                self._degraded.setdefault(hh.id, hh.monitoring_degraded)
+                devices = tuple(
+                    DeviceSpec(
+                        device_id=d.id,
+                        kind=DeviceKind(d.type),
+                        location=d.location,
+                        heartbeat_s=d.heartbeat_s,
+                        battery_low=profiles[d.profile].battery_low if d.profile in profiles else 20,
+                    )
+                    for d in hh.devices
+                )
+                specs.append(
+                    HouseholdSpec(
+                        household_id=hh.id,
+                        timezone=hh.timezone or self.ctx.settings.timezone,
+                        devices=devices,
+                        overrides=hh.rule_overrides or {},
+                    )
+                )
+        for spec in specs:
+            try:
+                self.engine.configure([spec])
+            except ValueError as err:  # one bad household must not blind the others
+                log.error("household %s not monitored with its overrides: %s", spec.household_id, err)
+                self.engine.configure(
+                    [
+                        HouseholdSpec(
+                            household_id=spec.household_id, timezone=spec.timezone, devices=spec.devices
+                        )
+                    ]
+                )
+        return len(specs)
+
+    async def on_stored(self, session: AsyncSession, observations: Sequence[Observation]) -> None:
+        """Called by the ingestor inside each batch's transaction with the new observations."""
+        findings: list[Finding] = []
+        for obs in observations:
+            findings.extend(self.engine.observe(obs))
+            self._dirty.add(obs.household_id)
+        await self.raise_(session, findings)
+        await self._sync_degraded(session, {o.household_id for o in observations})
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Advance the engine's timers to ``now`` and raise what fired; returns the count."""
+        now = now or self.ctx.clock.now()
+        findings = self.engine.advance(now)
+        if not findings:
+            return 0
+        async with transaction(self.ctx.db) as session:
+            await self.raise_(session, findings)
+            await self._sync_degraded(session, {f.household_id for f in findings})
+        self._dirty.update(f.household_id for f in findings)
+        return len(findings)
+
+    async def raise_(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult | None:
+        if not findings:
+            return None
+        result = await raise_findings(session, findings, now=self.ctx.clock.now())
+        metrics = self.ctx.metrics
+        events: list[dict[str, Any]] = []
+        for alert in result.alerts:
+            metrics.alerts.labels(rule=alert.rule, severity=alert.severity).inc()
+        for incident in result.opened:
+            events.append(
+                {
+                    "type": "incident",
+                    "action": "opened",
+                    "id": incident.id,
+                    "household_id": incident.household_id,
+                    "severity": incident.severity,
+                    "state": incident.state,
+                    "rule": incident.rule,
+                }
+            )
+        for incident in result.joined:
+            events.append(
+                {
+                    "type": "incident",
+                    "action": "alert_joined",
+                    "id": incident.id,
+                    "household_id": incident.household_id,
+                    "severity": incident.severity,
+                    "state": incident.state,
+                }
+            )
+        if events:
+            self._publish(session, events)
+        return result
+
+    async def _sync_degraded(self, session: AsyncSession, household_ids: set[str]) -> None:
+        """Keep ``monitoring_degraded`` equal to 'a sensor of this home is offline'."""
+        for hid in household_ids:
+            degraded = bool(self.engine.offline_devices(hid))
+            if self._degraded.get(hid) == degraded:
+                continue
+            await session.execute(
+                update(Household).where(Household.id == hid).values(monitoring_degraded=degraded)
+            )
+            self._degraded[hid] = degraded
+            self._publish(session, [{"type": "household", "id": hid, "monitoring_degraded": degraded}])
+
+    def _publish(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
+        """Tell live subscribers (the console) once the change is committed."""
+        bus = self.ctx.bus
+
+        def _send() -> None:
+            for event in events:
+                bus.publish(event)
+
+        after_commit(session, _send)
+
+    async def save_snapshots(self, *, everything: bool = False) -> int:
+        """Store the state of homes that changed since the last save."""
+        ids = self.engine.household_ids() if everything else sorted(self._dirty)
+        self._dirty.clear()
+        if not ids:
+            return 0
+        now = self.ctx.clock.now()
+        watermark = self.engine.watermark or now
+        async with transaction(self.ctx.db) as session:
+            for hid in ids:
+                try:
+                    state = self.engine.snapshot(hid)
+                except KeyError:
+                    continue
+                await session.merge(
+                    EngineSnapshot(household_id=hid, watermark=watermark, state=state, updated_at=now)
+                )
+        return len(ids)
+
+    async def restore(self) -> tuple[int, int]:
+        """Rebuild engine state after a restart: snapshots, then the events stored since them.
+
+        Alerts the replay raises again carry the same keys and are stored once; timers that came
+        due while the service was down fire at the next tick.
+        """
+        restored = replayed = 0
+        async with self.ctx.db() as session:
+            snaps = (await session.scalars(select(EngineSnapshot))).all()
+        since: dict[str, datetime] = {}
+        for snap in snaps:
+            try:
+                self.engine.restore(snap.household_id, snap.state)
+            except (KeyError, ValueError) as err:
+                log.warning("engine snapshot of %s not restored: %s", snap.household_id, err)
+                continue
+            since[snap.household_id] = snap.updated_at - SNAPSHOT_MARGIN
+            restored += 1
+        if since:
+            oldest = min(since.values())
+            async with self.ctx.db() as session:
+                stream = await session.stream_scalars(
+                    select(SensorEvent)
+                    .where(SensorEvent.received_at > oldest)
+                    .order_by(SensorEvent.event_time)
+                )
+                findings: list[Finding] = []
+                async for ev in stream:
+                    cutoff = since.get(ev.household_id)
+                    if cutoff is None or ev.received_at <= cutoff:
+                        continue
+                    findings.extend(self.engine.observe(_observation(ev)))
+                    replayed += 1
+            if findings:
+                async with transaction(self.ctx.db) as session:
+                    await self.raise_(session, findings)
+        return restored, replayed
+
+
+def _observation(ev: SensorEvent) -> Observation:
+    from anju.domain import EventName
+
+    return Observation(
+        household_id=ev.household_id,
+        device_id=ev.device_id,
+        kind=DeviceKind(ev.type),
+        event=EventName(ev.event),
+        at=ev.event_time,
+        battery=ev.battery,
+        rssi=ev.rssi,
+    )
+
+
+async def _every(
+    interval_s: float, stop: asyncio.Event, fn: Callable[[], Awaitable[object]], name: str
+) -> None:
+    """Run ``fn`` every ``interval_s`` until ``stop``; an error is logged, never fatal."""
+    while not stop.is_set():
+        try:
+            await fn()
+        except Exception:
+            log.exception("%s failed; retrying", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+
+
+@dataclass
+class MqttTarget:
+    url: str
+    protocol: str = "v5"
+    username: str | None = None
+    password: str | None = None
+    client_id: str | None = None
+
+
+class Service:
+    """The whole live service in one asyncio loop."""
+
+    def __init__(
+        self, ctx: Context, mqtt: MqttTarget, *, serve_http: bool = True, rules_path: str | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.mqtt = mqtt
+        self.serve_http = serve_http
+        pack = load_pack(rules_path or ctx.settings.rules_dir / "default.toml")
+        self.pipeline = Pipeline(ctx, Engine(pack, default_timezone=ctx.settings.timezone))
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.ingestor: Any = None
+        self.http: Any = None
+
+    async def start(self) -> None:
+        from anju.ingest.client import Ingestor
+
+        homes = await self.pipeline.configure_from_db()
+        restored, replayed = await self.pipeline.restore()
+        log.info("monitoring %d households (%d restored, %d events replayed)", homes, restored, replayed)
+        await self.pipeline.tick()
+        self.ingestor = Ingestor(
+            self.ctx,
+            on_stored=self.pipeline.on_stored,
+            mqtt_url=self.mqtt.url,
+            protocol=self.mqtt.protocol,
+            client_id=self.mqtt.client_id,
+            username=self.mqtt.username,
+            password=self.mqtt.password,
+        )
+        await self.ingestor.start()
+        self.ctx.readiness["mqtt"] = lambda: bool(self.ingestor is not None and self.ingestor.connected)
+        stop = self.stop_event
+        self._spawn(_every(TICK_S, stop, self.pipeline.tick, "engine tick"))
+        self._spawn(_every(SNAPSHOT_S, stop, self.pipeline.save_snapshots, "engine snapshot"))
+        self._spawn(_every(RECONFIGURE_S, stop, self.pipeline.configure_from_db, "engine reconfigure"))
+        self._start_workers()
+        if self.serve_http:
+            self._spawn(self._serve_http())
+
+    def _start_workers(self) -> None:
+        from anju.dispatch.escalation import escalation_loop
+        from anju.notify.outbox import outbox_loop
+
+        self._spawn(escalation_loop(self.ctx, self.stop_event))
+        self._spawn(outbox_loop(self.ctx, self.stop_event))
+
+    async def _serve_http(self) -> None:
+        import uvicorn
+
+        from anju.api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self.ctx),
+            host=self.ctx.settings.http_host,
+            port=self.ctx.settings.http_port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self.http = uvicorn.Server(config)
+        self.http.install_signal_handlers = lambda: None
+        await self.http.serve()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.http is not None:
+            self.http.should_exit = True
+        if self.ingestor is not None:
+            await self.ingestor.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, 10)
+        await self.pipeline.save_snapshots(everything=True)
+
+    async def run_until_stopped(self) -> None:
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop_event.set)
+        await self.start()
+        try:
+            await self.stop_event.wait()
+        finally:
+            await self.stop()
+
+
+# ---- CLI entry points ---------------------------------------------------------------------------
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def run_service() -> int:
+    """``anju run``: the service against the configured broker and database."""
+    settings = _settings()
+    settings.require_production_secret()
+    if not settings.mqtt_url:
+        raise ConfigError(
+            "ANJU_MQTT_URL is not set: `anju run` needs a broker (the embedded one is for "
+            "`anju demo`), e.g. mqtt://anju:PASSWORD@127.0.0.1:1883"
+        )
+    from urllib.parse import urlsplit
+
+    mqtt_url = settings.mqtt_url
+    url = urlsplit(mqtt_url)
+
+    async def _main() -> None:
+        from anju.store.migrate import current_is_head
+
+        ctx = Context.create(settings)
+        try:
+            if not await current_is_head(settings.database_url):
+                raise ConfigError("the database schema is not up to date: run `anju db upgrade` first")
+            service = Service(
+                ctx,
+                MqttTarget(
+                    url=mqtt_url,
+                    protocol="v5",
+                    username=url.username,
+                    password=url.password,
+                    client_id=settings.mqtt_client_id,
+                ),
+            )
+            print(
+                f"Anju is running: console and API at http://{settings.http_host}:{settings.http_port}",
+                flush=True,
+            )
+            await service.run_until_stopped()
+        finally:
+            await ctx.close()
+
+    asyncio.run(_main())
+    return 0
+
+
+def db_upgrade() -> int:
+    from anju.store.migrate import upgrade_sync
+
+    settings = _settings()
+    upgrade_sync(settings.database_url)
+    print(f"database at {_redact(settings.database_url)} is up to date")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def add_user(
+    name: str,
+    *,
+    role: str,
+    password: str,
+    display_name: str = "",
+    phone: str | None = None,
+    clock: Clock | None = None,
+) -> int:
+    from anju.accounts import create_user
+
+    settings = _settings()
+    ctx = Context.create(settings)
+    try:
+        async with transaction(ctx.db) as session:
+            user = await create_user(
+                session,
+                username=name,
+                password=password,
+                role=Role(role),
+                clock=clock or RealClock(),
+                display_name=display_name,
+                phone=phone,
+            )
+        print(f"user {user.username!r} ({user.role}) created")
+        return 0
+    except ValueError as err:
+        raise AnjuError(str(err)) from err
+    finally:
+        await ctx.close()
+
+
+async def audit_verify() -> int:
+    from anju.dispatch.audit import verify
+
+    settings = _settings()
+    ctx = Context.create(settings)
+    try:
+        async with ctx.db() as session:
+            count, broken = await verify(session)
+    finally:
+        await ctx.close()
+    if broken is None:
+        print(f"audit chain intact: {count} records verified")
+        return 0
+    print(
+        f"audit chain BROKEN at record {broken.record_id}: {broken.reason} "
+        f"({count} records before it verified)"
+    )
+    return 1
+
+
+def run_demo(**kwargs: Any) -> int:
+    from anju.demo import run_demo as _run
+
+    return _run(**kwargs)

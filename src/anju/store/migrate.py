@@ -40,3 +40,21 @@ async def upgrade(url: str, revision: str = "head") -> None:
 
 def upgrade_sync(url: str, revision: str = "head") -> None:
     asyncio.run(upgrade(url, revision))
+
+
+async def current_is_head(url: str) -> bool:
+    """True when the database at ``url`` carries the newest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+
+            def _current(sync_conn: Connection) -> set[str]:
+                return set(MigrationContext.configure(sync_conn).get_current_heads())
+
+            return await conn.run_sync(_current) == heads
+    finally:
+        await engine.dispose()
