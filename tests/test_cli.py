@@ -14,6 +14,8 @@ from anju.accounts import verify_password
 from anju.store.db import create_engine, session_factory
 from anju.store.models import AuditRecord, User
 
+PASSWORD = "long-enough-pw\n"
+
 
 def anju(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ANJU_")} | env
@@ -54,18 +56,15 @@ async def test_db_upgrade_then_user_add_creates_an_argon2_hashed_user(sqlite_env
 
 def test_user_add_refuses_a_taken_name_and_a_short_password(sqlite_env: dict[str, str]) -> None:
     assert anju("db", "upgrade", env=sqlite_env).returncode == 0
-    assert (
-        anju("user", "add", "li", "--role", "supervisor", env=sqlite_env, stdin="long-enough-pw\n").returncode
-        == 0
-    )
-    again = anju("user", "add", "li", "--role", "supervisor", env=sqlite_env, stdin="long-enough-pw\n")
+    assert anju("user", "add", "li", "--role", "supervisor", env=sqlite_env, stdin=PASSWORD).returncode == 0
+    again = anju("user", "add", "li", "--role", "supervisor", env=sqlite_env, stdin=PASSWORD)
     assert again.returncode == 2 and "already exists" in again.stderr
     short = anju("user", "add", "zhao", "--role", "operator", env=sqlite_env, stdin="abc\n")
     assert short.returncode == 2 and "at least 8" in short.stderr
 
 
 def test_user_add_refuses_an_unknown_role(sqlite_env: dict[str, str]) -> None:
-    bad = anju("user", "add", "x", "--role", "janitor", env=sqlite_env, stdin="long-enough-pw\n")
+    bad = anju("user", "add", "x", "--role", "janitor", env=sqlite_env, stdin=PASSWORD)
     assert bad.returncode == 2
     assert "invalid choice" in bad.stderr
 
@@ -85,9 +84,7 @@ def test_run_refuses_to_start_on_an_unmigrated_database(sqlite_env: dict[str, st
 
 def test_audit_verify_reports_an_intact_chain(sqlite_env: dict[str, str]) -> None:
     assert anju("db", "upgrade", env=sqlite_env).returncode == 0
-    assert (
-        anju("user", "add", "a1", "--role", "admin", env=sqlite_env, stdin="long-enough-pw\n").returncode == 0
-    )
+    assert anju("user", "add", "a1", "--role", "admin", env=sqlite_env, stdin=PASSWORD).returncode == 0
     result = anju("audit", "verify", env=sqlite_env)
     assert result.returncode == 0, result.stderr
     assert "1 records verified" in result.stdout
