@@ -434,17 +434,12 @@ async def run_due_escalations(ctx: Context, now: datetime, *, policies: Policies
 async def refresh_open_gauge(ctx: Context) -> None:
     """``anju_incidents_open{severity}``: incidents not yet resolved."""
     async with ctx.db() as session:
-        counts = dict(
-            (
-                await session.execute(
-                    select(Incident.severity, func.count())
-                    .where(Incident.state.in_([s.value for s in ACTIVE_STATES]))
-                    .group_by(Incident.severity)
-                )
-            )
-            .tuples()
-            .all()
+        rows = await session.execute(
+            select(Incident.severity, func.count())
+            .where(Incident.state.in_([s.value for s in ACTIVE_STATES]))
+            .group_by(Incident.severity)
         )
+        counts: dict[str, int] = {severity: int(n) for severity, n in rows.all()}
     for sev in Severity:
         ctx.metrics.incidents_open.labels(severity=sev.value).set(counts.get(sev.value, 0))
 
