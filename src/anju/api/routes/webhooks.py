@@ -1,7 +1,187 @@
-"""Routes: webhooks."""
+"""Twilio webhooks: delivery reports, the voice script and its key press, SMS replies.
+
+Mounted without the /api/v1 prefix. Every request must carry a valid ``X-Twilio-Signature``
+computed over ``ANJU_PUBLIC_URL`` + path + query and all form fields received; anything else gets
+403 and changes nothing.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from starlette.datastructures import FormData
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from anju.api.deps import CtxDep
+from anju.domain import ACTIVE_STATES, Channel, IncidentState
+from anju.notify.content import alert_facts, is_visit_request
+from anju.notify.outbox import policy_for
+from anju.notify.phone import mask_phone
+from anju.notify.replies import (
+    act,
+    match_sender,
+    parse_reply,
+    record_other_reply,
+    record_unknown_sender,
+)
+from anju.notify.templates import Lang, language_of, reply_text, voice_text
+from anju.notify.tracking import apply_report
+from anju.notify.twilio import map_status, signature_url
+from anju.store.db import transaction
+from anju.store.models import Incident, Notification
+
+log = logging.getLogger("anju.notify.webhooks")
+router = APIRouter(prefix="/twilio", tags=["twilio webhooks"])
+TWIML = "application/xml"
+
+
+async def signed_form(request: Request, ctx: CtxDep) -> FormData:
+    """The request's form, once its Twilio signature has been checked against the public URL."""
+    token = ctx.settings.twilio_auth_token
+    if token is None or not ctx.settings.public_url:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Twilio webhooks are not configured on this server")
+    form = await request.form()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+    url = signature_url(ctx.settings.public_url, request.url.path, request.url.query)
+    validator = RequestValidator(token.get_secret_value())
+    if not signature or not validator.validate(url, form, signature, algorithm):
+        log.warning("refused Twilio webhook %s: missing or invalid signature", request.url.path)
+        ctx.metrics.notifications.labels(channel="webhook", status="bad_signature").inc()
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid or missing X-Twilio-Signature")
+    return form
+
+
+SignedForm = Annotated[FormData, Depends(signed_form)]
+
+
+def _row_ref(request: Request) -> int:
+    try:
+        return int(request.query_params["n"])
+    except (KeyError, ValueError) as err:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "status callback without a notification id") from err
+
+
+async def _report(request: Request, ctx: CtxDep, form: FormData, channel: Channel) -> Response:
+    row_id = _row_ref(request)
+    sid_field, status_field = (
+        ("CallSid", "CallStatus") if channel is Channel.VOICE else ("MessageSid", "MessageStatus")
+    )
+    raw = str(form.get(status_field, ""))
+    mapped = map_status(channel, raw)
+    if mapped is None:
+        log.info("notification %s: untracked %s status %r", row_id, channel, raw)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    error = form.get("ErrorCode") or form.get("SipResponseCode")
+    async with transaction(ctx.db) as session:
+        await apply_report(
+            ctx,
+            session,
+            notification_id=row_id,
+            channel=channel,
+            status=mapped,
+            provider_id=str(form.get(sid_field, "")) or None,
+            error=str(error) if error else None,
+            now=ctx.clock.now(),
+            policy=policy_for(ctx),
+        )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/sms/status", status_code=204)
+async def sms_status(request: Request, ctx: CtxDep, form: SignedForm) -> Response:
+    """Twilio's delivery report for one SMS (``MessageStatus``)."""
+    return await _report(request, ctx, form, Channel.SMS)
+
+
+@router.post("/voice/status", status_code=204)
+async def voice_status(request: Request, ctx: CtxDep, form: SignedForm) -> Response:
+    """Twilio's progress report for one call (``CallStatus``)."""
+    return await _report(request, ctx, form, Channel.VOICE)
+
+
+def _say(response: VoiceResponse, text: str, lang: Lang) -> None:
+    response.say(text, language=lang.value, voice="alice")
+
+
+def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
+    return Response(content=str(response), media_type=TWIML)
+
+
+@router.post("/voice/{notification_id}/twiml")
+async def voice_script(notification_id: int, ctx: CtxDep, form: SignedForm) -> Response:
+    """The call's script: the alert in the contact's language, then one key (1 accept, 2 decline)."""
+    del form
+    response = VoiceResponse()
+    async with ctx.db() as session:
+        row = await session.get(Notification, notification_id)
+        incident = await session.get(Incident, row.incident_id) if row and row.incident_id else None
+        lang = language_of(row.language if row else None)
+        if row is None or incident is None:
+            _say(response, row.body if row and row.body else reply_text("closed", lang), lang)
+            return _twiml(response)
+        if IncidentState(incident.state) not in ACTIVE_STATES or incident.state == IncidentState.DISPATCHED:
+            _say(response, reply_text("already", lang), lang)
+            return _twiml(response)
+        facts = await alert_facts(
+            session, incident, default_tz=ctx.settings.timezone, visit_request=is_visit_request(incident, row)
+        )
+    public = (ctx.settings.public_url or "").rstrip("/")
+    gather = response.gather(
+        num_digits=1,
+        action=f"{public}/twilio/voice/{notification_id}/gather",
+        method="POST",
+        timeout=8,
+    )
+    # Said twice: the first words of a call are often lost while the phone reaches the ear.
+    gather.say(voice_text(facts, lang), language=lang.value, voice="alice", loop=2)
+    _say(response, reply_text("no_input", lang), lang)
+    return _twiml(response)
+
+
+@router.post("/voice/{notification_id}/gather")
+async def voice_key(notification_id: int, ctx: CtxDep, form: SignedForm) -> Response:
+    """The key pressed during the call."""
+    digits = str(form.get("Digits", "")).strip()
+    response = VoiceResponse()
+    decision = parse_reply(digits) if digits in ("1", "2") else None
+    async with transaction(ctx.db) as session:
+        row = await session.get(Notification, notification_id)
+        lang = language_of(row.language if row else None)
+        if row is None:
+            _say(response, reply_text("closed", lang), lang)
+            return _twiml(response)
+        if decision is None:
+            public = (ctx.settings.public_url or "").rstrip("/")
+            _say(response, reply_text("help", lang).replace("回复", "按").replace("Reply", "Press"), lang)
+            response.redirect(f"{public}/twilio/voice/{notification_id}/twiml", method="POST")
+            return _twiml(response)
+        action = await act(ctx, session, row, decision, via="keypad", raw=digits, now=ctx.clock.now())
+    _say(response, action.reply, lang)
+    return _twiml(response)
+
+
+@router.post("/sms/inbound")
+async def sms_inbound(ctx: CtxDep, form: SignedForm) -> Response:
+    """An SMS sent to our number: a reply to an alert, or from someone we never paged."""
+    sender = str(form.get("From", ""))
+    body = str(form.get("Body", ""))
+    response = MessagingResponse()
+    now = ctx.clock.now()
+    async with transaction(ctx.db) as session:
+        row = await match_sender(session, sender, now=now)
+        if row is None:
+            await record_unknown_sender(session, sender, body, now=now)
+            return _twiml(response)  # nothing to say to a stranger
+        decision = parse_reply(body)
+        if decision is None:
+            action = await record_other_reply(session, row, body, now=now)
+        else:
+            action = await act(ctx, session, row, decision, via="sms", raw=body, now=now)
+    log.info("SMS reply from %s: %s", mask_phone(sender), action.outcome)
+    response.message(action.reply)
+    return _twiml(response)

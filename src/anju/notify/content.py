@@ -1,0 +1,64 @@
+"""Turns an outbox row and its incident into the words sent or spoken."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from anju.domain import Channel, IncidentState
+from anju.notify.templates import AlertFacts, Lang, language_of, sms_text, voice_text
+from anju.store.models import Household, Incident, Notification
+
+
+def ref_marker(notification_id: int) -> str:
+    """The reference appended to each SMS: unique per outbox row, so Twilio's copy can be found."""
+    return f"#{notification_id}"
+
+
+def reply_hint(lang: Lang) -> str:
+    return "回复1接警，回复2转下一位联系人。" if lang is Lang.ZH else " Reply 1 to accept, 2 to pass it on."
+
+
+def _awaits_answer(incident: Incident, text: str) -> bool:
+    states = (IncidentState.OPEN.value, IncidentState.ACKNOWLEDGED.value)
+    return incident.state in states and "回复1" not in text and "Reply 1" not in text
+
+
+def is_visit_request(incident: Incident, row: Notification) -> bool:
+    """A contact paged after the center acknowledged is being asked to go and look."""
+    return incident.state == IncidentState.ACKNOWLEDGED.value and row.contact_id is not None
+
+
+async def alert_facts(
+    session: AsyncSession, incident: Incident, *, default_tz: str, visit_request: bool = False
+) -> AlertFacts:
+    household = await session.get(Household, incident.household_id)
+    return AlertFacts(
+        household=household.name if household else incident.household_id,
+        address=household.address if household else "",
+        rule=incident.rule,
+        severity=incident.severity,
+        at=incident.opened_at,
+        timezone=(household.timezone if household and household.timezone else default_tz),
+        visit_request=visit_request,
+    )
+
+
+async def render(session: AsyncSession, row: Notification, *, default_tz: str) -> str:
+    """The text for ``row``: its own body if dispatch wrote one, else the template for its language."""
+    channel = Channel(row.channel)
+    text = row.body
+    incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
+    lang = language_of(row.language)
+    if not text and incident is not None:
+        facts = await alert_facts(
+            session, incident, default_tz=default_tz, visit_request=is_visit_request(incident, row)
+        )
+        text = voice_text(facts, lang) if channel is Channel.VOICE else sms_text(facts, lang)
+    elif channel is Channel.SMS and incident is not None and _awaits_answer(incident, text):
+        # A body written elsewhere without the answer keys: say how to answer, or nobody will.
+        text = f"{text.rstrip()}{reply_hint(lang)}"
+    if channel is Channel.SMS:
+        marker = ref_marker(row.id)
+        if not text.rstrip().endswith(marker):
+            text = f"{text.rstrip()} {marker}".lstrip()
+    return text

@@ -1,0 +1,138 @@
+"""The provider interface: Anju asks for an SMS, a call or a chat post; vendors stay behind it.
+
+Every provider raises only :class:`anju.errors.DeliveryFailed`; vendor exceptions are translated
+at this edge so the outbox can decide between retrying and falling back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from anju.domain import Channel, NotificationStatus
+
+log = logging.getLogger("anju.notify")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """One delivery attempt of one outbox row."""
+
+    notification_id: int
+    attempt: int
+    channel: Channel
+    to: str
+    body: str
+    language: str = "zh-CN"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sent:
+    """What the provider accepted: its id for the message or call, and the status it reported."""
+
+    provider: str
+    provider_id: str
+    status: NotificationStatus = NotificationStatus.QUEUED
+    #: Whether the provider reports delivery later (status callbacks); if not, no fallback timer.
+    tracked: bool = True
+
+
+@runtime_checkable
+class PhoneProvider(Protocol):
+    """SMS and voice with delivery reports (Twilio; a regional backup could be another)."""
+
+    name: str
+
+    async def send_sms(self, message: Outgoing) -> Sent:
+        """Hand an SMS to the vendor."""
+        ...
+
+    async def make_call(self, message: Outgoing) -> Sent:
+        """Place a voice call that speaks the alert and gathers one key."""
+        ...
+
+    async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
+        """The vendor's record of ``message`` if an earlier, unrecorded attempt reached it."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class ChatProvider(Protocol):
+    """A group chat robot (DingTalk): posts, no delivery reports."""
+
+    name: str
+
+    async def post(self, message: Outgoing) -> Sent:
+        """Post the text to the group, mentioning ``message.to`` when it is a phone number."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class LogProvider:
+    """Development stand-in: writes each message to the log and reports it sent, never delivered."""
+
+    name = "log"
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+
+    async def _record(self, message: Outgoing) -> Sent:
+        self.sent.append(message)
+        log.info(
+            "notification %s (%s to %s): %s",
+            message.notification_id,
+            message.channel,
+            message.to,
+            message.body,
+        )
+        return Sent(
+            provider=self.name,
+            provider_id=f"log-{message.notification_id}-{message.attempt}",
+            status=NotificationStatus.SENT,
+            tracked=False,
+        )
+
+    async def send_sms(self, message: Outgoing) -> Sent:
+        return await self._record(message)
+
+    async def make_call(self, message: Outgoing) -> Sent:
+        return await self._record(message)
+
+    async def post(self, message: Outgoing) -> Sent:
+        return await self._record(message)
+
+    async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Notifier:
+    """Which provider serves which channel; a channel without one is recorded as not sent."""
+
+    phone: PhoneProvider | None = None
+    chat: ChatProvider | None = None
+    extra: list[PhoneProvider | ChatProvider] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = [f"sms/voice: {self.phone.name if self.phone else 'none'}"]
+        parts.append(f"dingtalk: {self.chat.name if self.chat else 'none'}")
+        return ", ".join(parts)
+
+    async def aclose(self) -> None:
+        seen: set[int] = set()
+        for provider in (self.phone, self.chat, *self.extra):
+            if provider is not None and id(provider) not in seen:
+                seen.add(id(provider))
+                await provider.aclose()

@@ -1,0 +1,132 @@
+"""Message text in zh-CN and English: who, where, what, when and how to answer — nothing more.
+
+The responder needs the household, its address, the rule and the time to act; residents' ages,
+health notes and other contacts' numbers stay in the console.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from anju.domain import Rule, Severity
+
+
+class Lang(StrEnum):
+    ZH = "zh-CN"
+    EN = "en-US"
+
+
+def language_of(code: str | None) -> Lang:
+    """Contacts store free-form codes (``zh-CN``, ``zh``, ``en``, ``en-GB``); Chinese is the default."""
+    return Lang.EN if (code or "").lower().startswith("en") else Lang.ZH
+
+
+_RULE_TEXT: dict[Rule, tuple[str, str]] = {
+    Rule.BUTTON: ("按下了一键报警", "pressed the alarm button"),
+    Rule.INACTIVITY: ("长时间无活动", "no sign of activity for too long"),
+    Rule.NO_MORNING_ACTIVITY: ("早晨至今无活动", "no activity this morning"),
+    Rule.NIGHT_DOOR: ("夜间开门外出", "door opened at night, resident left"),
+    Rule.NOT_RETURNED: ("外出后未按时返回", "went out and has not returned"),
+    Rule.DOOR_LEFT_OPEN: ("家门长时间未关", "front door left open"),
+    Rule.ROUTINE_ANOMALY: ("作息明显异常", "daily routine far from usual"),
+    Rule.DEVICE_OFFLINE: ("设备离线", "a device went offline"),
+    Rule.LOW_BATTERY: ("设备电量低", "a device battery is low"),
+    Rule.TAMPER: ("设备被拆动", "a device was tampered with"),
+}
+
+_SEVERITY_TEXT: dict[Severity, tuple[str, str]] = {
+    Severity.CRITICAL: ("紧急", "URGENT"),
+    Severity.HIGH: ("重要", "Important"),
+    Severity.MEDIUM: ("提醒", "Notice"),
+    Severity.LOW: ("提示", "Info"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertFacts:
+    """The minimum a responder needs to act on an incident."""
+
+    household: str
+    address: str
+    rule: str
+    severity: str
+    at: datetime
+    timezone: str
+    #: True once the center has acknowledged: the message asks the recipient to visit.
+    visit_request: bool = False
+
+
+def _pick(pair: tuple[str, str], lang: Lang) -> str:
+    return pair[0] if lang is Lang.ZH else pair[1]
+
+
+def _rule_text(rule: str, lang: Lang) -> str:
+    try:
+        return _pick(_RULE_TEXT[Rule(rule)], lang)
+    except ValueError:
+        return rule
+
+
+def _severity_text(severity: str, lang: Lang) -> str:
+    try:
+        return _pick(_SEVERITY_TEXT[Severity(severity)], lang)
+    except ValueError:
+        return severity
+
+
+def _when(facts: AlertFacts, lang: Lang) -> str:
+    local = facts.at.astimezone(ZoneInfo(facts.timezone))
+    if lang is Lang.ZH:
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.day} {local:%b} {local:%H:%M}"
+
+
+def sms_text(facts: AlertFacts, lang: Lang) -> str:
+    """The SMS body (the outbox appends the reference ``#id`` it reconciles by)."""
+    sev, what, when = _severity_text(facts.severity, lang), _rule_text(facts.rule, lang), _when(facts, lang)
+    where = facts.address or ("地址未登记" if lang is Lang.ZH else "address not on file")
+    if lang is Lang.ZH:
+        ask = "回复1确认上门" if facts.visit_request else "回复1接警"
+        return f"【安居】{sev}：{facts.household}（{where}）{what}，{when}。{ask}，回复2转下一位联系人。"
+    ask = "Reply 1 to accept the visit" if facts.visit_request else "Reply 1 to accept"
+    return f"[Anju] {sev}: {facts.household} ({where}): {what}, {when}. {ask}, 2 to pass to the next contact."
+
+
+def voice_text(facts: AlertFacts, lang: Lang) -> str:
+    """What the call says before gathering one key."""
+    what, when = _rule_text(facts.rule, lang), _when(facts, lang)
+    if lang is Lang.ZH:
+        where = f"地址：{facts.address}。" if facts.address else ""
+        ask = "确认上门请按1" if facts.visit_request else "接警请按1"
+        return (
+            f"这里是安居守护中心，{_severity_text(facts.severity, lang)}通知。{facts.household}，{what}，"
+            f"时间{when}。{where}{ask}，转给下一位联系人请按2。"
+        )
+    where = f"The address is {facts.address}. " if facts.address else ""
+    ask = "To accept the visit, press 1" if facts.visit_request else "To accept, press 1"
+    return (
+        f"This is the Anju care center with an {_severity_text(facts.severity, lang).lower()} alert. "
+        f"{facts.household}: {what}, at {when}. {where}{ask}. To pass it to the next contact, press 2."
+    )
+
+
+#: Spoken or sent back after a key press or SMS reply.
+REPLY_TEXT: dict[str, tuple[str, str]] = {
+    "acknowledged": (
+        "已确认接警，谢谢。请尽快联系或上门查看。",
+        "Accepted, thank you. Please check on them.",
+    ),
+    "dispatched": ("已确认由您上门处置，谢谢。", "Thank you: you are now the responder for this visit."),
+    "already": ("此事件已有人处理，谢谢。", "Someone is already handling this, thank you."),
+    "declined": ("已转给下一位联系人。", "Passed to the next contact."),
+    "closed": ("此事件已结束，谢谢。", "This incident is already closed, thank you."),
+    "help": ("请回复1接警，或回复2转下一位联系人。", "Reply 1 to accept, or 2 to pass to the next contact."),
+    "no_input": ("未收到按键，再见。", "No key was pressed. Goodbye."),
+}
+
+
+def reply_text(key: str, lang: Lang) -> str:
+    return _pick(REPLY_TEXT[key], lang)

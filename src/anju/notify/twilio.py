@@ -1,0 +1,242 @@
+"""Twilio SMS and voice through the official SDK (async client), and Twilio's status vocabulary.
+
+``ANJU_TWILIO_API_BASE`` points the SDK at another server (Prism or a fake in tests) by rewriting
+each request's URL, which covers every Twilio domain the SDK may use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from anju.domain import Channel, NotificationStatus
+from anju.errors import ConfigError, DeliveryFailed
+from anju.notify.provider import Outgoing, Sent
+
+DEFAULT_API_BASE = "https://api.twilio.com"
+#: Call progress events we ask for; ``initiated`` arrives within a second of creation, which is
+#: also what tells a restarted worker that a call it was placing did reach Twilio.
+CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+#: Twilio message statuses → ours. ``sending``/``sent`` mean "handed to the carrier", not delivered.
+SMS_STATUS: dict[str, NotificationStatus] = {
+    "accepted": NotificationStatus.QUEUED,
+    "scheduled": NotificationStatus.QUEUED,
+    "queued": NotificationStatus.QUEUED,
+    "sending": NotificationStatus.SENT,
+    "sent": NotificationStatus.SENT,
+    "delivered": NotificationStatus.DELIVERED,
+    "read": NotificationStatus.DELIVERED,
+    "undelivered": NotificationStatus.UNDELIVERED,
+    "failed": NotificationStatus.FAILED,
+    "canceled": NotificationStatus.FAILED,
+}
+
+#: Twilio call statuses → ours. A call only reaches ``completed`` after being answered.
+CALL_STATUS: dict[str, NotificationStatus] = {
+    "queued": NotificationStatus.QUEUED,
+    "initiated": NotificationStatus.QUEUED,
+    "ringing": NotificationStatus.SENT,
+    "in-progress": NotificationStatus.ANSWERED,
+    "answered": NotificationStatus.ANSWERED,
+    "completed": NotificationStatus.ANSWERED,
+    "busy": NotificationStatus.BUSY,
+    "no-answer": NotificationStatus.NO_ANSWER,
+    "failed": NotificationStatus.FAILED,
+    "canceled": NotificationStatus.FAILED,
+}
+
+
+def map_status(channel: Channel, raw: str) -> NotificationStatus | None:
+    """Our status for a Twilio ``MessageStatus``/``CallStatus``; None for one we do not track."""
+    table = CALL_STATUS if channel is Channel.VOICE else SMS_STATUS
+    return table.get(raw.strip().lower())
+
+
+class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """Sends every Twilio request to ``api_base`` instead of ``*.twilio.com``."""
+
+    def __init__(self, api_base: str, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._base = urlsplit(api_base.rstrip("/"))
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        parts = urlsplit(url)
+        if parts.hostname and parts.hostname.endswith("twilio.com"):
+            path = self._base.path + parts.path
+            url = parts._replace(scheme=self._base.scheme, netloc=self._base.netloc, path=path).geturl()
+        return await super().request(method, url, *args, **kwargs)
+
+
+def translate(err: BaseException, what: str) -> DeliveryFailed:
+    """A vendor or network error as Anju's own; 4xx (bad number, bad account) are not retried."""
+    if isinstance(err, TwilioRestException):
+        status = err.status or 0
+        retryable = status >= 500 or status == 429 or status == 0
+        code = str(err.code) if err.code is not None else f"http-{status}"
+        return DeliveryFailed(
+            f"Twilio refused the {what} (HTTP {status}, code {code}): {err.msg}",
+            retryable=retryable,
+            code=code,
+        )
+    if isinstance(err, asyncio.TimeoutError | TimeoutError):
+        return DeliveryFailed(f"Twilio did not answer the {what} in time", retryable=True, code="timeout")
+    if isinstance(err, aiohttp.ClientError | OSError):
+        return DeliveryFailed(f"could not reach Twilio for the {what}: {err}", retryable=True, code="network")
+    if isinstance(err, TwilioException):
+        return DeliveryFailed(f"Twilio client error on the {what}: {err}", retryable=True, code="client")
+    return DeliveryFailed(f"unexpected error on the {what}: {err!r}", retryable=True, code="unexpected")
+
+
+class TwilioProvider:
+    """SMS and voice via Twilio; every request carries callback URLs that name the outbox row."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        public_url: str,
+        api_base: str = DEFAULT_API_BASE,
+        timeout_s: float = 10.0,
+        ring_timeout_s: int = 25,
+    ) -> None:
+        if not public_url:
+            raise ConfigError(
+                "ANJU_PUBLIC_URL is required with Twilio: calls fetch their script from it and "
+                "delivery reports come back to it"
+            )
+        self._sid = account_sid
+        self._token = auth_token
+        self.from_number = from_number
+        self.public_url = public_url.rstrip("/")
+        self._api_base = api_base
+        self._timeout_s = timeout_s
+        self._ring_timeout_s = ring_timeout_s
+        self._client: Client | None = None
+        self._http: AsyncTwilioHttpClient | None = None
+
+    def _get_client(self) -> Client:
+        # aiohttp sessions must be created inside the running loop, hence lazily.
+        if self._client is None:
+            if self._api_base.rstrip("/") == DEFAULT_API_BASE:
+                self._http = AsyncTwilioHttpClient(timeout=self._timeout_s)
+            else:
+                self._http = _RebasedHttpClient(self._api_base, timeout=self._timeout_s)
+            self._client = Client(self._sid, self._token, http_client=self._http)
+        return self._client
+
+    def callback_url(self, channel: Channel, message: Outgoing) -> str:
+        """Status callback URL; ``n`` and ``a`` are the idempotency marker a restart relies on."""
+        kind = "voice" if channel is Channel.VOICE else "sms"
+        query = urlencode({"n": message.notification_id, "a": message.attempt})
+        return f"{self.public_url}/twilio/{kind}/status?{query}"
+
+    def twiml_url(self, notification_id: int) -> str:
+        return f"{self.public_url}/twilio/voice/{notification_id}/twiml"
+
+    async def send_sms(self, message: Outgoing) -> Sent:
+        client = self._get_client()
+        try:
+            created = await client.messages.create_async(
+                to=message.to,
+                from_=self.from_number,
+                body=message.body,
+                status_callback=self.callback_url(Channel.SMS, message),
+            )
+        except Exception as err:
+            raise translate(err, "SMS") from err
+        return Sent(
+            provider=self.name,
+            provider_id=str(created.sid),
+            status=map_status(Channel.SMS, str(created.status or "queued")) or NotificationStatus.QUEUED,
+        )
+
+    async def make_call(self, message: Outgoing) -> Sent:
+        client = self._get_client()
+        try:
+            created = await client.calls.create_async(
+                to=message.to,
+                from_=self.from_number,
+                url=self.twiml_url(message.notification_id),
+                method="POST",
+                status_callback=self.callback_url(Channel.VOICE, message),
+                status_callback_event=CALL_EVENTS,
+                status_callback_method="POST",
+                timeout=self._ring_timeout_s,
+            )
+        except Exception as err:
+            raise translate(err, "voice call") from err
+        return Sent(
+            provider=self.name,
+            provider_id=str(created.sid),
+            status=map_status(Channel.VOICE, str(created.status or "queued")) or NotificationStatus.QUEUED,
+        )
+
+    async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
+        """Twilio's record of an attempt whose answer we never stored.
+
+        SMS: the body ends with the outbox reference ``#<id>``, unique per row. Calls carry no
+        text, so a call to the same number from our number created since the claim, and not
+        recorded against another row, is taken to be this one.
+        """
+        client = self._get_client()
+        try:
+            if message.channel is Channel.VOICE:
+                calls = await client.calls.list_async(
+                    to=message.to,
+                    from_=self.from_number,
+                    start_time_after=since - timedelta(days=1),
+                    limit=20,
+                )
+                for call in calls:
+                    created = call.date_created
+                    if call.sid in exclude or created is None or created < since - timedelta(seconds=5):
+                        continue
+                    status = map_status(Channel.VOICE, str(call.status or "queued"))
+                    return Sent(
+                        provider=self.name,
+                        provider_id=str(call.sid),
+                        status=status or NotificationStatus.QUEUED,
+                    )
+                return None
+            messages = await client.messages.list_async(to=message.to, from_=self.from_number, limit=50)
+            marker = message.body.rsplit(" ", 1)[-1]
+            for sms in messages:
+                if sms.sid in exclude or not str(sms.body or "").rstrip().endswith(marker):
+                    continue
+                status = map_status(Channel.SMS, str(sms.status or "queued"))
+                return Sent(
+                    provider=self.name, provider_id=str(sms.sid), status=status or NotificationStatus.QUEUED
+                )
+            return None
+        except Exception as err:
+            raise translate(err, "lookup") from err
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        self._client = None
+        self._http = None
+
+
+def signature_url(public_url: str, path: str, query: str) -> str:
+    """The URL Twilio signed: the public one, not what a proxy forwarded to us."""
+    base = public_url.rstrip("/") + path
+    return f"{base}?{query}" if query else base
+
+
+def form_pairs(form: Mapping[str, Any]) -> dict[str, str]:
+    return {key: str(value) for key, value in form.items()}
