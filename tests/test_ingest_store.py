@@ -13,7 +13,7 @@ from anju.ingest.decode import StoredEvent, dead_letter, unknown_device
 from anju.ingest.persist import store_batch
 from anju.store.db import transaction
 from anju.store.models import DeadLetter, Device, SensorEvent, UnknownDevice
-from tests.ingest_helpers import NOW, register
+from ingest_helpers import NOW, register
 
 
 def _event(device_id: str, seq: int, *, event: EventName = EventName.MOTION, **kw: object) -> StoredEvent:

@@ -207,14 +207,14 @@ class Decoder:
         seq = _seq(obj)
         ts = _ts(obj.get("ts", _MISSING), "ts")
         declared = obj.get("type", _MISSING)
+        if declared is _MISSING and route.channel == "event":
+            raise DecodeError("field 'type' is missing")
+        if declared is not _MISSING:
+            _check_type(declared, device)
         if route.channel == "event":
-            if declared is _MISSING:
-                raise DecodeError("field 'type' is missing")
             event = _kit_event(obj.get("event", _MISSING), device.kind)
         else:
             event = EventName.HEARTBEAT
-        if declared is not _MISSING:
-            _check_type(declared, device)
         skewed = abs(ts - received_at) > self._max_skew
         return StoredEvent(
             device_id=device.device_id,
