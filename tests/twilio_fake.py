@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -21,7 +23,19 @@ from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
+
+from anju.api.app import create_app
+from anju.clock import Clock
+from anju.context import Context
+from anju.dispatch import escalation, service
+from anju.domain import Channel, Rule, Severity
+from anju.engine.model import Finding
+from anju.notify import DeliveryPolicy, notifier_for, use_notifier
+from anju.notify.outbox import build_provider
+from anju.store.db import transaction
+from anju.store.models import Contact, Household, Notification
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"
@@ -230,3 +244,140 @@ class TwilioSide:
 def path_of(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+# --- Anju's side: a context wired to the fake, a household, a button press --------------------
+
+
+def twilio_settings(api_base: str) -> dict[str, Any]:
+    return {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from": FROM_NUMBER,
+        "twilio_api_base": api_base,
+        "public_url": PUBLIC_URL,
+    }
+
+
+@dataclass
+class Harness:
+    ctx: Context
+    twilio: TwilioSide
+    client: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def harness(
+    settings: Any, *, clock: Clock | None = None, policy: DeliveryPolicy | None = None
+) -> AsyncIterator[Harness]:
+    """A context whose notifier talks to ``settings.twilio_api_base``, and Anju's app in process."""
+    ctx = Context.create(settings, clock=clock)
+    use_notifier(ctx, build_provider(settings, clock=ctx.clock), policy)
+    app = create_app(ctx)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC_URL) as client:
+        try:
+            yield Harness(ctx, TwilioSide(client), client)
+        finally:
+            await notifier_for(ctx).aclose()
+            await ctx.close()
+
+
+def unique_phone() -> str:
+    return "+86139" + str(uuid.uuid4().int)[:8]
+
+
+async def seed_household(
+    ctx: Context, *, contacts: int = 2, language: str = "zh-CN"
+) -> tuple[str, list[int]]:
+    """A household with ``contacts`` contacts in priority order; returns its id and the contact ids."""
+    hid = f"h-{uuid.uuid4().hex[:8]}"
+    now = ctx.clock.now()
+    async with transaction(ctx.db) as session:
+        session.add(
+            Household(
+                id=hid,
+                name="王秀英家",
+                address="上海市徐汇区天平路88弄3号502",
+                area="天平街道",
+                timezone="Asia/Shanghai",
+                notes="糖尿病，独居，女儿在外地",
+                rule_overrides={},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        people = []
+        for i in range(contacts):
+            contact = Contact(
+                household_id=hid,
+                name=["李明", "张阿姨", "陈伟"][i % 3],
+                relation=["family", "neighbour", "grid_worker"][i % 3],
+                phone=unique_phone(),
+                language=language,
+                priority=i,
+            )
+            session.add(contact)
+            people.append(contact)
+        await session.flush()
+        return hid, [c.id for c in people]
+
+
+async def press_button(ctx: Context, household_id: str) -> int:
+    """What the engine hands dispatch for an alarm button press; returns the incident id."""
+    now = ctx.clock.now()
+    finding = Finding(
+        household_id=household_id,
+        rule=Rule.BUTTON,
+        severity=Severity.CRITICAL,
+        at=now,
+        key=f"button:{uuid.uuid4().hex}",
+        device_id=f"btn-{household_id}",
+    )
+    async with transaction(ctx.db) as session:
+        result = await service.raise_findings(session, [finding], now=now, bus=ctx.bus)
+        return result.opened[0].id
+
+
+async def page(
+    ctx: Context,
+    incident_id: int | None,
+    channel: Channel,
+    *,
+    to: str,
+    contact_id: int | None = None,
+    name: str = "",
+    language: str = "zh-CN",
+    body: str = "",
+) -> int:
+    """An outbox row written the way dispatch writes them."""
+    async with transaction(ctx.db) as session:
+        row = await escalation.add_notification(
+            session,
+            incident_id=incident_id,
+            channel=channel,
+            recipient=escalation.Recipient(
+                name=name, kind="test", address=to, language=language, contact_id=contact_id
+            ),
+            body=body,
+            step="test",
+            now=ctx.clock.now(),
+            actor="test",
+        )
+        return row.id
+
+
+async def rows(ctx: Context, incident_id: int | None = None) -> list[Notification]:
+    async with ctx.db() as session:
+        query = select(Notification).order_by(Notification.id)
+        if incident_id is not None:
+            query = query.where(Notification.incident_id == incident_id)
+        return list(await session.scalars(query))
+
+
+async def row(ctx: Context, row_id: int) -> Notification:
+    async with ctx.db() as session:
+        found = await session.get(Notification, row_id)
+        assert found is not None
+        return found

@@ -62,19 +62,26 @@ def map_status(channel: Channel, raw: str) -> NotificationStatus | None:
     return table.get(raw.strip().lower())
 
 
-class _RebasedHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Sends every Twilio request to ``api_base`` instead of ``*.twilio.com``."""
+class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """The SDK's async client with a hard deadline per request, optionally sent to ``api_base``.
 
-    def __init__(self, api_base: str, *, timeout: float) -> None:
+    The SDK passes no timeout of its own to aiohttp (whose default is five minutes); a provider
+    that hangs must instead fail fast so the outbox can retry or fall back.
+    """
+
+    def __init__(self, api_base: str | None, *, timeout: float) -> None:
         super().__init__(timeout=timeout)
-        self._base = urlsplit(api_base.rstrip("/"))
+        self._base = urlsplit(api_base.rstrip("/")) if api_base else None
+        self._deadline_s = timeout
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         parts = urlsplit(url)
-        if parts.hostname and parts.hostname.endswith("twilio.com"):
+        if self._base is not None and parts.hostname and parts.hostname.endswith("twilio.com"):
             path = self._base.path + parts.path
             url = parts._replace(scheme=self._base.scheme, netloc=self._base.netloc, path=path).geturl()
-        return await super().request(method, url, *args, **kwargs)
+        async with asyncio.timeout(self._deadline_s):
+            response: Response = await super().request(method, url, *args, **kwargs)
+            return response
 
 
 def translate(err: BaseException, what: str) -> DeliveryFailed:
@@ -131,10 +138,8 @@ class TwilioProvider:
     def _get_client(self) -> Client:
         # aiohttp sessions must be created inside the running loop, hence lazily.
         if self._client is None:
-            if self._api_base.rstrip("/") == DEFAULT_API_BASE:
-                self._http = AsyncTwilioHttpClient(timeout=self._timeout_s)
-            else:
-                self._http = _RebasedHttpClient(self._api_base, timeout=self._timeout_s)
+            rebase = None if self._api_base.rstrip("/") == DEFAULT_API_BASE else self._api_base
+            self._http = _HttpClient(rebase, timeout=self._timeout_s)
             self._client = Client(self._sid, self._token, http_client=self._http)
         return self._client
 
