@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
 from anju.clock import isoformat
 from anju.config import PROJECT_ROOT
 from anju.domain import DeviceKind, Protocol
 from anju.ingest.decode import Decoder, DeviceInfo
+from anju.ingest.mqtt import parse_mqtt_url
 from anju.ingest.profiles import load_profiles
 from anju.store.db import SessionFactory, transaction
 from anju.store.models import Device, Household
@@ -87,3 +92,42 @@ def kit_payload(seq: int, ts: datetime | int | str, **fields: Any) -> bytes:
     body: dict[str, Any] = {"seq": seq, "ts": isoformat(ts) if isinstance(ts, datetime) else ts}
     body.update(fields)
     return json.dumps(body).encode()
+
+
+class Publisher:
+    """A paho publisher on its own network thread; ``publish`` returns once the broker has the message."""
+
+    def __init__(
+        self, url: str, *, username: str | None = None, password: str | None = None, v311: bool = False
+    ):
+        address = parse_mqtt_url(url)
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"test-pub-{uid()}",
+            protocol=paho.MQTTv311 if v311 else paho.MQTTv5,
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+
+    async def publish(self, topic: str, payload: bytes | str, *, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        await asyncio.to_thread(info.wait_for_publish, 10)
+        assert info.is_published(), f"the broker did not acknowledge {topic}"
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def eventually(check: Any, within_s: float = 10.0, interval: float = 0.05) -> Any:
+    """Polls the async ``check`` until it returns something truthy; fails with its last result."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        result = await check()
+        if result or loop.time() > deadline:
+            assert result, f"not reached within {within_s} s: {result!r}"
+            return result
+        await asyncio.sleep(interval)
