@@ -161,6 +161,8 @@ class Engine:
             if t >= home.sched:
                 self._run(home, t, out)
             home.clock = t
+        if home.rollover_at <= 0:
+            self._start_days(home, t)
         dev = home.devices.get(obs.device_id)
         if dev is None:
             # Heard but not configured (replay without a fleet file): learn it, never offline.
@@ -179,42 +181,25 @@ class Engine:
         if event in _LIVENESS:
             return out
         if event is EventName.OFFLINE:
-            if p.offline and dev.offline_fired != t:
-                dev.offline_fired = dev.last_seen = t
-                out.append(
-                    self._finding(
-                        home,
-                        Rule.DEVICE_OFFLINE,
-                        t,
-                        f"{obs.device_id}@{_iso(t)}",
-                        obs.device_id,
-                        {"device_id": obs.device_id, "reported_by": "gateway availability"},
-                    )
-                )
+            # The gateway says so (Zigbee2MQTT availability): no need to wait for missed heartbeats.
+            if p.offline and self._first(dev, "offline", t):
+                if t > dev.last_seen:
+                    dev.offline_fired = dev.last_seen = t
+                detail = {"device_id": obs.device_id, "reported_by": "gateway availability"}
+                key = f"{obs.device_id}@{_iso(t)}:gateway"
+                out.append(self._finding(home, Rule.DEVICE_OFFLINE, t, key, obs.device_id, detail))
             return out
         if event is EventName.TAMPER:
-            if p.tamper:
+            if p.tamper and self._first(dev, "tamper", t):
+                detail = {"device_id": obs.device_id, "kind": obs.kind.value}
                 out.append(
-                    self._finding(
-                        home,
-                        Rule.TAMPER,
-                        t,
-                        f"{obs.device_id}@{_iso(t)}",
-                        obs.device_id,
-                        {"device_id": obs.device_id, "kind": obs.kind.value},
-                    )
+                    self._finding(home, Rule.TAMPER, t, f"{obs.device_id}@{_iso(t)}", obs.device_id, detail)
                 )
             return out
-        if event in _PRESSES:
+        if event in _PRESSES and self._first(dev, "button", t):
+            detail = {"event": event.value, "device_id": obs.device_id}
             out.append(
-                self._finding(
-                    home,
-                    Rule.BUTTON,
-                    t,
-                    f"{obs.device_id}@{_iso(t)}",
-                    obs.device_id,
-                    {"event": event.value, "device_id": obs.device_id},
-                )
+                self._finding(home, Rule.BUTTON, t, f"{obs.device_id}@{_iso(t)}", obs.device_id, detail)
             )
         if t < home.last_activity:
             return out  # late: older than what is known; it changes no state
@@ -222,7 +207,8 @@ class Engine:
             if home.away > 0 or home.leave_at > 0:
                 self._come_home(home, t)
         elif event is _OPEN:
-            dev.open_at, dev.open_fired = t, UNSET
+            if t != dev.open_at and t != dev.open_fired:  # a redelivered open is the same opening
+                dev.open_at, dev.open_fired = t, UNSET
             if p.door_left_open:
                 self._touch(home, t + p.door_open_limit)
         elif event is _CLOSE:
@@ -234,6 +220,19 @@ class Engine:
                 self._touch(home, t + (p.night_confirm if home.leave_night else p.away_confirm))
         self._activity(home, t)
         return out
+
+    @staticmethod
+    def _first(dev: Dev, rule: str, t: float) -> bool:
+        """Whether an instant finding at ``t`` is new (not a redelivered message)."""
+        mark = (t, rule)
+        if t <= dev.fired_floor or mark in dev.fired:
+            return False
+        fired = sorted((*dev.fired, mark))
+        if len(fired) > 8:
+            dev.fired_floor = fired[0][0]
+            fired = [f for f in fired if f[0] > dev.fired_floor]
+        dev.fired = tuple(fired)
+        return True
 
     def _come_home(self, home: Home, t: float) -> None:
         if home.away > 0:
@@ -266,7 +265,7 @@ class Engine:
     def _battery(self, home: Home, obs: Observation, dev: Dev, t: float, out: list[Finding]) -> None:
         battery = obs.battery if obs.battery is not None else 100
         if battery < dev.battery_low:
-            if dev.low_since <= 0:
+            if dev.low_since <= 0 and self._first(dev, "low_battery", t):
                 dev.low_since = t
                 out.append(
                     self._finding(
@@ -306,7 +305,7 @@ class Engine:
         p = home.params
         due = INF
         if home.rollover_at <= 0:
-            self._start_days(home, max(home.clock, home.last_activity, self._wm))
+            self._start_days(home, max(home.clock, home.last_activity))
         if home.rollover_at > 0 and (home.profile is not None or p.anomaly):
             due = home.rollover_at
         if p.morning and home.morning_at > 0:

@@ -66,6 +66,9 @@ class Profile:
         idx = np.minimum((cdf < params.gap_quantile - 1e-9).sum(axis=1), N_BINS - 1)
         learned = _EDGES[idx + 1] * params.gap_factor + params.gap_margin
         learned = np.where(totals >= _MIN_WEIGHT, learned, 0.0)
+        # A silence that normally ends just before an hour may run into it on a late day: each
+        # hour also allows what the hour before it allows.
+        learned = np.maximum(learned, np.roll(learned, 1))
         self.thr = array("f", learned.astype(np.float32).tobytes())
         wakes = self.rings[WAKE][self.rings[WAKE] >= 0]
         if wakes.size >= 3:

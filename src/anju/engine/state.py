@@ -19,6 +19,8 @@ class Dev:
 
     __slots__ = (
         "battery_low",
+        "fired",
+        "fired_floor",
         "heartbeat_s",
         "kind",
         "last_seen",
@@ -38,15 +40,24 @@ class Dev:
         self.low_since = UNSET
         self.open_at = UNSET
         self.open_fired = UNSET
+        #: The last few instant findings (button, tamper) as (epoch, rule): a redelivery is not new;
+        #: anything not newer than ``fired_floor`` (older than all of those) counts as seen too.
+        self.fired: tuple[tuple[float, str], ...] = ()
+        self.fired_floor = UNSET
 
     _TIMES = ("last_seen", "offline_fired", "low_since", "open_at", "open_fired")
 
     def to_json(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self._TIMES}
+        data: dict[str, Any] = {name: getattr(self, name) for name in self._TIMES}
+        data["fired"] = [list(f) for f in self.fired]
+        data["fired_floor"] = self.fired_floor
+        return data
 
     def load(self, data: dict[str, Any]) -> None:
         for name in self._TIMES:
             setattr(self, name, float(data.get(name, UNSET)))
+        self.fired = tuple((float(t), str(rule)) for t, rule in data.get("fired", ()))
+        self.fired_floor = float(data.get("fired_floor", UNSET))
 
 
 class Home:
