@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,29 @@ async def add_user(ctx: Context, role: Role, username: str | None = None) -> str
 
 async def tokens_by_role(ctx: Context) -> dict[Role, str]:
     return {role: await add_user(ctx, role) for role in Role}
+
+
+@asynccontextmanager
+async def signed_in(
+    ctx: Context, role: Role, username: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on ``create_app(ctx)`` that carries the token of a new user of ``role``."""
+    token = await add_user(ctx, role, username)
+    async with client_for(ctx) as client:
+        client.headers.update(bearer(token))
+        yield client
+
+
+@asynccontextmanager
+async def sqlite_context(url: str) -> AsyncIterator[Context]:
+    """A context on a migrated SQLite database, for tests of request validation (no storage difference)."""
+    from conftest import make_settings
+
+    ctx = Context.create(make_settings(url))
+    try:
+        yield ctx
+    finally:
+        await ctx.close()
 
 
 def bearer(token: str | None) -> dict[str, str]:

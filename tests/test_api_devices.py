@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -14,17 +15,32 @@ from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import AuditRecord, Device, UnknownDevice
-from api_helpers import add_user, bearer, client_for, detail, household_body
+from api_helpers import detail, household_body, signed_in, sqlite_context
+
+
+@asynccontextmanager
+async def _installer(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    """An operator (acting as installer) with two households to put devices in."""
+    async with signed_in(ctx, Role.OPERATOR, "installer") as client:
+        for household in ("h-dev", "h-other"):
+            assert (
+                await client.post("/api/v1/households", json=household_body(household))
+            ).status_code == 201
+        yield client
 
 
 @pytest.fixture
 async def admin(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
-    token = await add_user(ctx, Role.OPERATOR, username="installer")
-    async with client_for(ctx) as c:
-        c.headers.update(bearer(token))
-        assert (await c.post("/api/v1/households", json=household_body("h-dev"))).status_code == 201
-        assert (await c.post("/api/v1/households", json=household_body("h-other"))).status_code == 201
-        yield c
+    """On SQLite and on PostgreSQL."""
+    async with _installer(ctx) as client:
+        yield client
+
+
+@pytest.fixture
+async def lite_admin(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """On SQLite only, for request validation that storage cannot change."""
+    async with sqlite_context(sqlite_url) as ctx, _installer(ctx) as client:
+        yield client
 
 
 async def _register(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
@@ -40,6 +56,7 @@ async def test_registered_kit_device_reads_back_with_defaults_and_is_audited(
     assert device["household_id"] == "h-dev"
     assert device["protocol"] == "anju-v1"
     assert device["profile"] == "anju-button"
+    assert device["heartbeat_s"] == 1800  # from sensors/anju-button.toml
     assert device["external_name"] is None
     assert device["online"] is True
     assert device["last_seen_at"] is None and device["battery"] is None
@@ -59,6 +76,8 @@ async def test_zigbee_device_needs_a_friendly_name_and_keeps_it(admin: httpx.Asy
     assert ok.status_code == 201, ok.text
     assert ok.json()["external_name"] == "0x00158d0001a2b3c4"
     assert ok.json()["profile"] == "aqara-door"
+    # Zigbee2MQTT reports availability itself: the profile has no heartbeat to miss.
+    assert ok.json()["heartbeat_s"] is None
 
 
 @pytest.mark.parametrize(
@@ -76,15 +95,17 @@ async def test_zigbee_device_needs_a_friendly_name_and_keeps_it(admin: httpx.Asy
             "topic segment",
         ),
         ({"id": "door-1", "type": "door", "household_id": "h-nowhere"}, "h-nowhere"),
+        ({"id": "door-1", "type": "door", "profile": "acme-door"}, "use one of: anju-door"),
+        ({"id": "door-1", "type": "door", "profile": "anju-pir"}, "describes a anju-v1 pir device"),
     ],
 )
 async def test_invalid_device_is_a_422_that_names_the_problem(
-    admin: httpx.AsyncClient, body: dict[str, Any], reason: str
+    lite_admin: httpx.AsyncClient, body: dict[str, Any], reason: str
 ) -> None:
-    response = await _register(admin, **body)
+    response = await _register(lite_admin, **body)
     assert response.status_code == 422, response.text
     assert reason in detail(response)
-    assert (await admin.get("/api/v1/devices", params={"household_id": "h-dev"})).json()["total"] == 0
+    assert (await lite_admin.get("/api/v1/devices", params={"household_id": "h-dev"})).json()["total"] == 0
 
 
 async def test_duplicate_device_id_or_friendly_name_is_a_409(admin: httpx.AsyncClient) -> None:
@@ -149,6 +170,7 @@ async def test_device_list_filters_by_household_type_online_and_battery(
         await session.execute(update(Device).where(Device.id == "p-1").values(battery=12, last_seen_at=seen))
         await session.execute(update(Device).where(Device.id == "p-2").values(battery=55, online=False))
         await session.execute(update(Device).where(Device.id == "b-1").values(battery=19))
+        await session.execute(update(Device).where(Device.id == "d-1").values(battery=18))
 
     async def ids(**params: Any) -> list[str]:
         response = await admin.get("/api/v1/devices", params=params)
@@ -158,8 +180,9 @@ async def test_device_list_filters_by_household_type_online_and_battery(
     assert await ids(household_id="h-dev") == ["d-1", "p-1"]
     assert await ids(type="pir") == ["p-1", "p-2"]
     assert await ids(online="false") == ["p-2"]
+    # Each profile has its own floor: button 30 %, PIR 20 %, door 15 % (sensors/*.toml).
     assert await ids(low_battery="true") == ["b-1", "p-1"]
-    assert await ids(battery_below=50) == ["b-1", "p-1"]
+    assert await ids(battery_below=50) == ["b-1", "d-1", "p-1"]
     assert await ids(low_battery="true", household_id="h-other") == ["b-1"]
     p1 = (await admin.get("/api/v1/devices/p-1")).json()
     assert p1["battery"] == 12

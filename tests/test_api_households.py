@@ -14,15 +14,21 @@ from anju.dispatch import audit
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import AuditRecord, Household
-from api_helpers import add_user, bearer, client_for, detail, household_body
+from api_helpers import detail, household_body, signed_in, sqlite_context
 
 
 @pytest.fixture
 async def admin(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
-    token = await add_user(ctx, Role.ADMIN, username="installer")
-    async with client_for(ctx) as c:
-        c.headers.update(bearer(token))
-        yield c
+    """An admin's client, on SQLite and on PostgreSQL."""
+    async with signed_in(ctx, Role.ADMIN, "installer") as client:
+        yield client
+
+
+@pytest.fixture
+async def lite_admin(sqlite_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An admin's client on SQLite only, for request validation that storage cannot change."""
+    async with sqlite_context(sqlite_url) as ctx, signed_in(ctx, Role.ADMIN) as client:
+        yield client
 
 
 async def _audit(ctx: Context, entity_id: str) -> list[AuditRecord]:
@@ -92,12 +98,12 @@ async def test_duplicate_household_id_is_a_409_and_changes_nothing(
     ],
 )
 async def test_invalid_household_is_a_422_that_names_the_problem(
-    admin: httpx.AsyncClient, change: dict[str, Any], reason: str
+    lite_admin: httpx.AsyncClient, change: dict[str, Any], reason: str
 ) -> None:
-    response = await admin.post("/api/v1/households", json=household_body("h-bad") | change)
+    response = await lite_admin.post("/api/v1/households", json=household_body("h-bad") | change)
     assert response.status_code == 422
     assert reason in detail(response)
-    assert (await admin.get("/api/v1/households/h-bad")).status_code == 404
+    assert (await lite_admin.get("/api/v1/households/h-bad")).status_code == 404
 
 
 async def test_unknown_household_is_a_404(admin: httpx.AsyncClient) -> None:
@@ -176,9 +182,11 @@ async def test_edit_that_changes_nothing_writes_no_audit_record(
 
 
 @pytest.mark.parametrize("body", [{}, {"name": None}, {"contacts": None}, {"monitoring_degraded": True}])
-async def test_empty_null_or_read_only_edit_is_a_422(admin: httpx.AsyncClient, body: dict[str, Any]) -> None:
-    await _create(admin, "h-null")
-    response = await admin.patch("/api/v1/households/h-null", json=body)
+async def test_empty_null_or_read_only_edit_is_a_422(
+    lite_admin: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    await _create(lite_admin, "h-null")
+    response = await lite_admin.patch("/api/v1/households/h-null", json=body)
     assert response.status_code == 422, response.text
 
 

@@ -1,16 +1,17 @@
-"""Device profiles as the API sees them: check a requested profile and find its heartbeat."""
+"""Device profiles as the API sees them: check a requested profile, find its heartbeat and battery floor."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 
 from anju.config import Settings
 from anju.domain import DeviceKind, Protocol
+from anju.errors import ProfileError
+from anju.ingest.profiles import Profile, load_profiles
 
-#: The profile a device gets when none is named, per protocol.
+#: The profile a device gets when none is named, per protocol (``anju-pir``, ``aqara-door``, ...).
 DEFAULT_PREFIX = {Protocol.ANJU_V1: "anju", Protocol.ZIGBEE2MQTT: "aqara"}
 
 
@@ -24,34 +25,40 @@ def default_profile_name(protocol: Protocol, kind: DeviceKind) -> str:
     return f"{DEFAULT_PREFIX[protocol]}-{kind.value}"
 
 
+def profiles(settings: Settings) -> dict[str, Profile]:
+    """The profiles in ``sensors/``, read afresh so an installer's new file counts at once."""
+    try:
+        return load_profiles(settings.sensors_dir)
+    except ProfileError as err:
+        # The server's own files are broken: not the caller's fault, and not to be hidden.
+        raise HTTPException(
+            status.HTTP_500_INTERNAL_SERVER_ERROR, f"device profiles cannot be loaded: {err}"
+        ) from err
+
+
 def resolve_profile(
     settings: Settings, *, protocol: Protocol, kind: DeviceKind, name: str | None
 ) -> ResolvedProfile:
     """The named (or default) profile; 422 when sensors/ has no such profile for this device."""
     chosen = name or default_profile_name(protocol, kind)
-    try:
-        # The loader belongs to the ingestor; until it exists any name is accepted as given.
-        profiles_module = importlib.import_module("anju.ingest.profiles")
-    except ModuleNotFoundError:
-        return ResolvedProfile(chosen, None)
-    load = getattr(profiles_module, "load_profiles", None)
-    if load is None:
-        return ResolvedProfile(chosen, None)
-    profiles = load(settings.sensors_dir)
-    profile = profiles.get(chosen)
+    known = profiles(settings)
+    profile = known.get(chosen)
     if profile is None:
-        known = ", ".join(sorted(profiles)) or "none"
+        fitting = sorted(p.name for p in known.values() if p.protocol is protocol and p.kind is kind)
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"profile: no profile {chosen!r} in sensors/ (known: {known})",
+            f"profile: no profile {chosen!r} in sensors/; for a {protocol.value} {kind.value} "
+            f"use one of: {', '.join(fitting) or 'none'}",
         )
-    profile_protocol = str(getattr(profile, "protocol", protocol.value))
-    profile_kind = str(getattr(profile, "kind", kind.value))
-    if profile_protocol != protocol.value or profile_kind != kind.value:
+    if profile.protocol is not protocol or profile.kind is not kind:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"profile: {chosen!r} describes a {profile_protocol} {profile_kind} device, "
+            f"profile: {chosen!r} describes a {profile.protocol.value} {profile.kind.value} device, "
             f"not a {protocol.value} {kind.value}",
         )
-    heartbeat = getattr(profile, "heartbeat_s", None)
-    return ResolvedProfile(chosen, int(heartbeat) if heartbeat is not None else None)
+    return ResolvedProfile(profile.name, profile.heartbeat_s)
+
+
+def battery_thresholds(settings: Settings) -> dict[str, int]:
+    """Profile name -> the battery percent under which that device counts as low."""
+    return {name: p.battery_low for name, p in profiles(settings).items()}

@@ -205,14 +205,6 @@ async def update_household(
     return diff
 
 
-def unknown_device_keys(*, device_id: str, external_name: str | None) -> set[str]:
-    """The keys under which the ingestor may have listed this device as unknown."""
-    keys = {device_id, f"anju-v1:{device_id}", f"anju/v1/{device_id}"}
-    if external_name:
-        keys |= {external_name, f"zigbee2mqtt:{external_name}", f"zigbee2mqtt/{external_name}"}
-    return keys
-
-
 async def register_device(
     *,
     session: AsyncSession,
@@ -254,10 +246,10 @@ async def register_device(
         created_at=now,
     )
     session.add(device)
+    # The ingestor lists kit devices under their id and Zigbee2MQTT devices under their friendly name.
+    heard_as = external_name if protocol == "zigbee2mqtt" else device_id
     await session.execute(
-        delete(UnknownDevice).where(
-            UnknownDevice.key.in_(unknown_device_keys(device_id=device_id, external_name=external_name))
-        )
+        delete(UnknownDevice).where(UnknownDevice.protocol == protocol, UnknownDevice.key == heard_as)
     )
     await session.flush()
     return device
@@ -277,10 +269,16 @@ async def list_devices(
     type: str | None = None,
     online: bool | None = None,
     battery_below: int | None = None,
+    low_battery: Mapping[str, int] | None = None,
+    low_battery_default: int = 20,
     limit: int = 100,
     offset: int = 0,
 ) -> Page:
-    """Devices ordered by id, filtered; ``battery_below`` keeps those reporting less than it."""
+    """Devices ordered by id, filtered.
+
+    ``battery_below`` keeps devices reporting less than that percent; ``low_battery`` (profile name
+    -> threshold, ``low_battery_default`` for other profiles) keeps those under their profile's floor.
+    """
     stmt = select(Device)
     if household_id is not None:
         stmt = stmt.where(Device.household_id == household_id)
@@ -290,6 +288,12 @@ async def list_devices(
         stmt = stmt.where(Device.online.is_(online))
     if battery_below is not None:
         stmt = stmt.where(Device.battery.is_not(None), Device.battery < battery_below)
+    if low_battery is not None:
+        per_profile = [
+            (Device.profile == name) & (Device.battery < floor) for name, floor in low_battery.items()
+        ]
+        other = Device.profile.not_in(list(low_battery)) & (Device.battery < low_battery_default)
+        stmt = stmt.where(Device.battery.is_not(None), or_(*per_profile, other))
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.scalars(stmt.order_by(Device.id).limit(limit).offset(offset))
     return Page(items=list(rows), total=total)

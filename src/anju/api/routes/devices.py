@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from anju.api.deps import CtxDep, Operator, SessionDep, Staff
-from anju.api.profiles import resolve_profile
+from anju.api.profiles import battery_thresholds, resolve_profile
 from anju.api.schemas import DeviceCreate, DeviceRead, PageOf
 from anju.dispatch import audit
 from anju.domain import DeviceKind
@@ -20,33 +20,30 @@ from anju.store import households as service
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
-#: Battery percentage under which ``low_battery=true`` lists a device (the profiles' usual threshold).
-LOW_BATTERY_PERCENT = 20
-
 
 @router.get("", response_model=PageOf[DeviceRead])
 async def list_devices(
+    ctx: CtxDep,
     session: SessionDep,
     _user: Staff,
     household_id: str | None = None,
     type: DeviceKind | None = None,
     online: bool | None = None,
     low_battery: Annotated[
-        bool, Query(description=f"only devices reporting under {LOW_BATTERY_PERCENT}% battery")
+        bool, Query(description="only devices under their profile's low-battery threshold")
     ] = False,
     battery_below: Annotated[int | None, Query(ge=1, le=101, description="only devices under this %")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> PageOf[DeviceRead]:
     """Devices ordered by id, filtered (staff)."""
-    if low_battery:
-        battery_below = min(battery_below or LOW_BATTERY_PERCENT, LOW_BATTERY_PERCENT)
     page = await service.list_devices(
         session=session,
         household_id=household_id,
         type=type.value if type else None,
         online=online,
         battery_below=battery_below,
+        low_battery=battery_thresholds(ctx.settings) if low_battery else None,
         limit=limit,
         offset=offset,
     )
