@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from anju import __version__
 from anju.api.routes import (
@@ -13,11 +14,15 @@ from anju.api.routes import (
     events,
     health,
     households,
+    imports,
     incidents,
     ingest,
     reports,
+    stream,
     webhooks,
 )
+from anju.console.views import STATIC_DIR
+from anju.console.views import router as console_router
 from anju.context import Context
 from anju.errors import Conflict, NotFound
 
@@ -27,10 +32,12 @@ API_PREFIX = "/api/v1"
 def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Anju 安居", version=__version__, openapi_url="/openapi.json")
     app.state.ctx = ctx
-    for module in (auth, households, devices, events, incidents, ingest, reports, audit):
+    for module in (auth, imports, households, devices, events, incidents, ingest, reports, audit, stream):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(webhooks.router)
     app.include_router(health.router)
+    app.include_router(console_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -1,0 +1,89 @@
+"""Console sign-in: the API's JWT kept in an HttpOnly SameSite=Strict cookie, plus a CSRF cookie."""
+
+from __future__ import annotations
+
+import secrets
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+
+from anju.api.deps import ALGORITHM, CSRF_COOKIE, TOKEN_COOKIE
+from anju.context import Context
+from anju.domain import Role
+from anju.store.models import User
+
+STAFF_ROLES = frozenset({Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
+#: Who may act on incidents from the console (the API enforces the same).
+ACTING_ROLES = frozenset({Role.OPERATOR.value, Role.ADMIN.value})
+REPORT_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
+IMPORT_ROLES = frozenset({Role.ADMIN.value})
+
+
+def user_id_from_token(ctx: Context, token: str) -> int | None:
+    """The user id a valid, unexpired token names; None for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            ctx.settings.secret_key.get_secret_value(),
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
+        return int(claims["sub"])
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None
+
+
+async def user_from_request(ctx: Context, request: Request) -> User | None:
+    """The signed-in user from the console cookie or a bearer header, read in a short session."""
+    token = request.cookies.get(TOKEN_COOKIE)
+    auth = request.headers.get("authorization", "")
+    if not token and auth.lower().startswith("bearer "):
+        token = auth[7:].strip()
+    if not token:
+        return None
+    user_id = user_id_from_token(ctx, token)
+    if user_id is None:
+        return None
+    async with ctx.db() as session:
+        user = await session.get(User, user_id)
+    if user is None or not user.active:
+        return None
+    return user
+
+
+def is_secure(request: Request, ctx: Context) -> bool:
+    """Mark cookies Secure when the console is reached over HTTPS (directly or per ANJU_PUBLIC_URL)."""
+    public = ctx.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def set_login_cookies(response: Response, *, token: str, max_age: int, secure: bool) -> None:
+    """The JWT (HttpOnly) and a fresh CSRF token (readable by the page's script), both SameSite=Strict."""
+    response.set_cookie(
+        TOKEN_COOKIE, token, max_age=max_age, httponly=True, samesite="strict", secure=secure, path="/"
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        secrets.token_urlsafe(24),
+        max_age=max_age,
+        httponly=False,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+
+
+def clear_login_cookies(response: Response) -> None:
+    response.delete_cookie(TOKEN_COOKIE, path="/", samesite="strict", httponly=True)
+    response.delete_cookie(CSRF_COOKIE, path="/", samesite="strict")
+
+
+def same_origin(request: Request) -> bool:
+    """A form post's Origin (when the browser sends one) must be this site."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        # Browsers send Origin on every cross-site POST; none means same-site or not a browser.
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host

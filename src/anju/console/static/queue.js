@@ -1,0 +1,257 @@
+/* The live queue: snapshot + Server-Sent Events, severity-then-age order, chime and notification. */
+"use strict";
+
+(() => {
+  const { T } = Anju;
+  const config = JSON.parse(document.getElementById("queue-config").textContent);
+  const ACTIVE = new Set(["open", "acknowledged", "dispatched"]);
+  const CLOSING = new Set(["resolved", "follow_up"]);
+  const rows = new Map(); // id -> row
+  let loaded = false; // the first snapshot is not "new"
+  let selected = null; // id of the selected incident
+  let soundOn = localStorage.getItem("anju.sound") !== "off";
+  const statusEl = document.getElementById("live-status");
+  const alertsState = document.getElementById("alerts-state");
+
+  Anju.syncClock(config.server_now);
+
+  function setStatus(state, key) {
+    statusEl.dataset.state = state;
+    statusEl.textContent = T(key);
+  }
+
+  function order(a, b) {
+    return b.severity_rank - a.severity_rank || a.opened_at.localeCompare(b.opened_at) || a.id - b.id;
+  }
+
+  function cell(tr, content, cls) {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (content instanceof Node) td.appendChild(content);
+    else td.textContent = content == null ? "" : String(content);
+    tr.appendChild(td);
+    return td;
+  }
+
+  function badge(cls, text) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = text;
+    return span;
+  }
+
+  function householdCell(row) {
+    const wrap = document.createElement("div");
+    const link = document.createElement("a");
+    link.href = "/incidents/" + row.id;
+    link.textContent = row.household_name;
+    link.className = "incident-link";
+    wrap.appendChild(link);
+    const meta = document.createElement("div");
+    meta.className = "muted small";
+    meta.textContent = [row.area, row.address].filter(Boolean).join(" · ");
+    wrap.appendChild(meta);
+    return wrap;
+  }
+
+  function render() {
+    const all = [...rows.values()].sort(order);
+    const active = all.filter((r) => ACTIVE.has(r.state));
+    const closing = all.filter((r) => CLOSING.has(r.state));
+    fill("queue-active", active, true);
+    fill("queue-closing", closing, false);
+    document.getElementById("active-count").textContent = active.length;
+    document.getElementById("closing-count").textContent = closing.length;
+    document.getElementById("queue-empty").hidden = active.length > 0;
+    document.getElementById("closing-empty").hidden = closing.length > 0;
+    if (selected !== null && !rows.has(selected)) selected = null;
+    highlight();
+    Anju.tickCountdowns();
+    document.title = (active.length ? "(" + active.length + ") " : "") + document.title.replace(/^\(\d+\) /, "");
+  }
+
+  function fill(tableId, list, live) {
+    const tbody = document.querySelector("#" + tableId + " tbody");
+    tbody.replaceChildren();
+    for (const row of list) {
+      const tr = document.createElement("tr");
+      tr.dataset.id = row.id;
+      tr.dataset.state = row.state;
+      tr.dataset.severity = row.severity;
+      tr.className = "sev-row sev-row-" + row.severity + (row.state === "open" ? " unacked" : "");
+      cell(tr, badge("sev sev-" + row.severity, T("severity." + row.severity)));
+      cell(tr, householdCell(row));
+      cell(tr, T("rule." + row.rule));
+      cell(tr, badge("state state-" + row.state, T("state." + row.state)));
+      const age = cell(tr, "", "age");
+      age.dataset.since = row.opened_at;
+      if (live) {
+        const next = cell(tr, "", "countdown");
+        // Escalation steps fire only while nobody has acknowledged.
+        if (row.state === "open" && row.next_escalation_at) next.dataset.deadline = row.next_escalation_at;
+        else next.textContent = T("queue.not_scheduled");
+      } else {
+        cell(tr, "", "countdown").dataset.deadline = row.follow_up_due_at || "";
+      }
+      cell(tr, row.owner_name || T("common.nobody"));
+      const last = cell(tr, "");
+      if (live && row.state === "open" && config.can_act) {
+        const ack = document.createElement("button");
+        ack.type = "button";
+        ack.className = "ack primary small-button";
+        ack.textContent = T("action.acknowledged");
+        ack.addEventListener("click", (e) => { e.stopPropagation(); acknowledge(row.id); });
+        last.appendChild(ack);
+      } else if (!live) {
+        last.textContent = row.outcome ? T("outcome." + row.outcome) : "";
+      }
+      tr.addEventListener("click", (e) => {
+        if (e.target.closest("a,button")) return;
+        selected = row.id;
+        highlight();
+      });
+      tr.addEventListener("dblclick", () => { window.location.href = "/incidents/" + row.id; });
+      tbody.appendChild(tr);
+    }
+  }
+
+  function highlight() {
+    document.querySelectorAll("tr[data-id]").forEach((tr) => {
+      tr.classList.toggle("selected", Number(tr.dataset.id) === selected);
+    });
+  }
+
+  function upsert(row) {
+    const known = rows.get(row.id);
+    if (known && known.version > row.version) return; // an older copy arrived late
+    const isNew = !known && loaded;
+    if (ACTIVE.has(row.state) || CLOSING.has(row.state)) rows.set(row.id, row);
+    else rows.delete(row.id);
+    if (isNew && row.severity === "critical" && row.state === "open") announce(row);
+  }
+
+  function announce(row) {
+    if (soundOn) Anju.chime();
+    if ("Notification" in window && Notification.permission === "granted") {
+      const n = new Notification(T("queue.new_critical"), {
+        body: T("queue.new_critical_body", { household: row.household_name, rule: T("rule." + row.rule) }),
+        tag: "anju-incident-" + row.id,
+        requireInteraction: true,
+      });
+      n.onclick = () => { window.focus(); window.location.href = "/incidents/" + row.id; };
+    }
+    window.anjuAnnounced = (window.anjuAnnounced || []).concat([row.id]);
+  }
+
+  async function loadSnapshot() {
+    const result = await Anju.api("GET", config.snapshot_url);
+    if (!result.ok || !result.data) return;
+    Anju.syncClock(result.data.server_now);
+    const fresh = new Map(result.data.incidents.map((r) => [r.id, r]));
+    for (const id of [...rows.keys()]) if (!fresh.has(id)) rows.delete(id);
+    for (const row of fresh.values()) upsert(row);
+    loaded = true;
+    render();
+  }
+
+  let source = null;
+  let pollTimer = null;
+  function connect() {
+    source = new EventSource(config.stream_url);
+    source.addEventListener("hello", (e) => {
+      setStatus("live", "queue.live");
+      Anju.syncClock(JSON.parse(e.data).server_now);
+      if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+      loadSnapshot();
+    });
+    source.addEventListener("resync", () => loadSnapshot());
+    source.addEventListener("incident", (e) => {
+      const msg = JSON.parse(e.data);
+      Anju.syncClock(msg.server_now);
+      upsert(msg.row);
+      render();
+    });
+    source.onerror = () => {
+      setStatus("down", "queue.reconnecting");
+      // EventSource retries by itself; meanwhile keep the table fresh by polling.
+      if (!pollTimer) pollTimer = setInterval(loadSnapshot, 10000);
+    };
+  }
+
+  async function acknowledge(id) {
+    const result = await Anju.api("POST", "/api/v1/incidents/" + id + "/transitions", { to: "acknowledged" });
+    if (!result.ok) {
+      alertsState.textContent = Anju.problem(result);
+      alertsState.className = "flash flash-error";
+    }
+    await loadSnapshot();
+  }
+
+  function updateAlertsState() {
+    const perm = "Notification" in window ? Notification.permission : "denied";
+    let text = soundOn ? T("queue.alerts_on") : T("queue.alerts_off");
+    if (soundOn && perm === "denied") text += " " + T("queue.alerts_blocked");
+    alertsState.textContent = text;
+    alertsState.className = "muted small";
+  }
+
+  document.getElementById("enable-alerts").addEventListener("click", async () => {
+    soundOn = true;
+    localStorage.setItem("anju.sound", "on");
+    Anju.unlockAudio();
+    if ("Notification" in window && Notification.permission === "default") {
+      try { await Notification.requestPermission(); } catch (_) { /* older browsers */ }
+    }
+    updateAlertsState();
+  });
+
+  const help = document.getElementById("shortcut-help");
+  const helpButton = document.getElementById("toggle-help");
+  function toggleHelp() {
+    help.hidden = !help.hidden;
+    helpButton.setAttribute("aria-expanded", String(!help.hidden));
+  }
+  helpButton.addEventListener("click", toggleHelp);
+
+  function move(delta) {
+    const ids = [...document.querySelectorAll("#queue-active tbody tr, #queue-closing tbody tr")].map((tr) => Number(tr.dataset.id));
+    if (!ids.length) return;
+    const at = ids.indexOf(selected);
+    selected = ids[Math.min(ids.length - 1, Math.max(0, at === -1 ? 0 : at + delta))];
+    highlight();
+    const tr = document.querySelector('tr[data-id="' + selected + '"]');
+    if (tr) tr.scrollIntoView({ block: "nearest" });
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (Anju.typingInField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    // Any key press counts as a gesture: let the chime play from now on.
+    if (soundOn) Anju.unlockAudio();
+    switch (e.key) {
+      case "j": case "ArrowDown": move(1); break;
+      case "k": case "ArrowUp": move(-1); break;
+      case "Enter": case "o":
+        if (selected !== null) window.location.href = "/incidents/" + selected;
+        break;
+      case "a": {
+        const row = rows.get(selected);
+        if (row && row.state === "open" && config.can_act) acknowledge(row.id);
+        break;
+      }
+      case "s":
+        soundOn = !soundOn;
+        localStorage.setItem("anju.sound", soundOn ? "on" : "off");
+        if (soundOn) Anju.unlockAudio();
+        updateAlertsState();
+        break;
+      case "/": e.preventDefault(); window.location.href = "/households"; break;
+      case "?": toggleHelp(); break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+  document.addEventListener("pointerdown", () => { if (soundOn) Anju.unlockAudio(); }, { once: true });
+
+  updateAlertsState();
+  connect();
+})();
