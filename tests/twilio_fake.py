@@ -135,7 +135,9 @@ class TwilioFake:
         self.requests.append((arrived, request.method, request.path))
         if not self._authorised(request):
             return web.json_response({"code": 20003, "message": "Authenticate", "status": 401}, status=401)
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        posted = await request.post()
+        # Repeated fields (StatusCallbackEvent) joined with commas, to check them in one string.
+        form = {k: ",".join(str(v) for v in posted.getall(k)) for k in set(posted.keys())}
         if "To" not in form:
             return web.json_response(
                 {"code": 21604, "message": "'To' is required", "status": 400}, status=400
