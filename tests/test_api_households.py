@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -220,3 +221,14 @@ async def test_audit_chain_stays_intact_after_household_edits(ctx: Context, admi
         count, broken = await audit.verify(session)
     assert broken is None
     assert count >= 4  # the user, the household, one edit, one override change
+
+
+async def test_two_racing_creates_of_one_household_give_one_201_and_one_409(
+    ctx: Context, admin: httpx.AsyncClient
+) -> None:
+    body = household_body("h-race")
+    first, second = await asyncio.gather(
+        admin.post("/api/v1/households", json=body), admin.post("/api/v1/households", json=body)
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    assert [r.action for r in await _audit(ctx, "h-race")] == ["household.create"]

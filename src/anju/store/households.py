@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -123,7 +124,11 @@ async def create_household(
         contacts=[_contact(c) for c in contacts],
     )
     session.add(household)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as err:
+        # Lost a race with another request creating the same id between our check and insert.
+        raise Conflict(f"household {household_id!r} already exists") from err
     return household
 
 
@@ -251,7 +256,11 @@ async def register_device(
     await session.execute(
         delete(UnknownDevice).where(UnknownDevice.protocol == protocol, UnknownDevice.key == heard_as)
     )
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as err:
+        # A concurrent request registered the same id or name, or removed the household.
+        raise Conflict(f"device {device_id!r} conflicts with a concurrent change; reload and retry") from err
     return device
 
 
