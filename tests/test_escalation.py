@@ -261,3 +261,28 @@ def test_the_shipped_policy_file_is_valid_and_covers_every_severity() -> None:
         ("call_supervisor", 60),
         ("call_contacts", 180),
     ]
+
+
+async def test_after_a_long_outage_missed_repeats_fire_once_not_in_a_burst(dctx: Context) -> None:
+    clock = dctx.clock
+    assert isinstance(clock, SimClock)
+    household = await add_household(dctx, contacts=1)
+    incident_id = await open_incident(dctx, household.id)
+    clock.advance(3600)  # an hour down: the first pass and eleven repeats' worth of time went by
+    fired = await escalation.run_due_escalations(dctx, clock.now())
+    # The first pass catches up, each missed step once; the missed repeats do not burst out.
+    assert _steps(await _notifications(dctx, incident_id)) == [
+        "notify_duty",
+        "notify_duty",
+        "call_supervisor",
+        "call_contacts#1",
+    ]
+    assert fired == 2
+    # The chain then repeats a full interval after the catch-up, and keeps its rhythm.
+    incident = await incident_row(dctx, incident_id)
+    assert incident.next_escalation_at == clock.now() + timedelta(seconds=300)
+    clock.advance(299)
+    assert await escalation.run_due_escalations(dctx, clock.now()) == 0
+    clock.advance(1)
+    assert await escalation.run_due_escalations(dctx, clock.now()) == 1
+    assert _steps(await _notifications(dctx, incident_id))[-2:] == ["notify_duty", "notify_duty"]
