@@ -444,12 +444,48 @@ class Engine:
     def _inactivity_due(self, home: Home, t0: float) -> float:
         """The first instant when the silence since ``t0`` exceeds the threshold then in force."""
         p, tz = home.params, home.tz
+        start = _local(tz, t0)
+        offset = start.utcoffset()
+        # Walk local time with the offset of t0 (fast); re-walk exactly if a DST change is crossed.
+        due = self._walk(
+            home, t0, start.hour * 3600 + start.minute * 60 + start.second + start.microsecond / 1e6
+        )
+        if due < INF and _local(tz, due).utcoffset() != offset:
+            return self._walk_exact(home, t0)
+        return due
+
+    def _walk(self, home: Home, t0: float, local_s: float) -> float:
+        p, prof = home.params, home.profile
+        learned = prof.thr if prof is not None and prof.days >= p.warmup_days else None
+        s, into = t0, local_s
+        for _ in range(400):
+            minute = int(into // 60) % 1440
+            part = p.part_of_minute[minute]
+            base = learned[minute // 60] if learned is not None else 0.0
+            if base <= 0:
+                base = p.inact_default[part]
+            lo, hi = p.inact_min[part], p.inact_max[part]
+            thr = lo if base < lo else hi if base > hi else base
+            seg_end = s + (p.next_boundary(minute) * 60 - into % 86400)
+            if seg_end <= s:
+                seg_end = s + 60
+            cand = t0 + thr
+            if cand < s:
+                cand = s
+            if cand < seg_end:
+                return cand
+            into += seg_end - s
+            s = seg_end
+        return INF
+
+    def _walk_exact(self, home: Home, t0: float) -> float:
+        tz = home.tz
         s = t0
         for _ in range(400):
             m = _local(tz, s)
             minute = m.hour * 60 + m.minute
             into = minute * 60 + m.second + m.microsecond / 1e6
-            seg_end = s + (p.next_boundary(minute) * 60 - into)
+            seg_end = s + (home.params.next_boundary(minute) * 60 - into)
             if seg_end <= s:
                 seg_end = s + 60
             thr, _, _ = self.threshold_at(home, s)
