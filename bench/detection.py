@@ -116,8 +116,8 @@ def print_real(results: dict[str, dict[str, dict[str, object]]]) -> None:
         lr, fx = by_pack["learned"], by_pack["fixed"]
         days = float(lr["days"])  # type: ignore[arg-type]
         print(
-            f"| {home} | {days:.1f} | {int(lr['false']) / days:.3f} | {int(fx['false']) / days:.3f} "  # type: ignore[call-overload]
-            f"| {lr['mean_h']:.2f} | {fx['mean_h']:.2f} | {float(lr['within12']):.0%} | {float(fx['within12']):.0%} "  # type: ignore[arg-type]
+            f"| {home} | {days:.1f} | {int(lr['false']) / days:.3f} | {int(fx['false']) / days:.3f} "
+            f"| {lr['mean_h']:.2f} | {fx['mean_h']:.2f} | {lr['within12']:.0%} | {fx['within12']:.0%} "
             f"| {dict(lr['false_by_rule'])} |"
         )  # type: ignore[call-overload]
         for name, r in by_pack.items():
@@ -160,9 +160,8 @@ def simulated(days: int, households: int, seed: int) -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         out = Path(tmp)
         if proc.returncode != 0 or not (out / "events.csv").exists():
-            print(
-                f"PENDING: `anju simulate --out` is not available yet ({proc.stderr.strip().splitlines()[-1:]})"
-            )
+            reason = proc.stderr.strip().splitlines()[-1:]
+            print(f"PENDING: `anju simulate --out` is not available yet ({reason})")
             return
         truth = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines() if line.strip()]
         fleet = load_fleet(out / "fleet.json") if (out / "fleet.json").exists() else []

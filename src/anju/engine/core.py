@@ -443,7 +443,7 @@ class Engine:
 
     def _inactivity_due(self, home: Home, t0: float) -> float:
         """The first instant when the silence since ``t0`` exceeds the threshold then in force."""
-        p, tz = home.params, home.tz
+        tz = home.tz
         start = _local(tz, t0)
         offset = start.utcoffset()
         # Walk local time with the offset of t0 (fast); re-walk exactly if a DST change is crossed.
