@@ -44,6 +44,26 @@ _PG_INSERT_EVENTS = text(
 )
 
 
+#: PostgreSQL: every touched device in one statement.
+_PG_UPDATE_DEVICES = text(
+    """
+    UPDATE devices AS d SET
+        last_seen_at = GREATEST(d.last_seen_at, u.seen),
+        last_heartbeat_at = GREATEST(d.last_heartbeat_at, u.heartbeat),
+        battery = COALESCE(u.battery, d.battery),
+        rssi = COALESCE(u.rssi, d.rssi),
+        firmware = COALESCE(u.fw, d.firmware),
+        online = u.online
+    FROM unnest(
+        CAST(:b_id AS varchar[]), CAST(:seen AS timestamptz[]), CAST(:heartbeat AS timestamptz[]),
+        CAST(:battery AS integer[]), CAST(:rssi AS integer[]), CAST(:fw AS varchar[]),
+        CAST(:online AS boolean[])
+    ) AS u(id, seen, heartbeat, battery, rssi, fw, online)
+    WHERE d.id = u.id
+    """
+)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     new: list[StoredEvent]
@@ -190,6 +210,11 @@ async def update_devices(session: AsyncSession, events: Sequence[StoredEvent]) -
         for column, value in (("battery", e.battery), ("rssi", e.rssi), ("fw", e.firmware)):
             if value is not None:
                 row[column] = value
+    ordered = [status[key] for key in sorted(status)]
+    if session.get_bind().dialect.name == "postgresql":
+        columns = ("b_id", "seen", "heartbeat", "battery", "rssi", "fw", "online")
+        await session.execute(_PG_UPDATE_DEVICES, {c: [row[c] for row in ordered] for c in columns})
+        return
     stmt = (
         update(_devices)
         .where(_devices.c.id == bindparam("b_id"))
@@ -204,4 +229,4 @@ async def update_devices(session: AsyncSession, events: Sequence[StoredEvent]) -
             online=bindparam("online"),
         )
     )
-    await session.execute(stmt, [status[key] for key in sorted(status)])
+    await session.execute(stmt, ordered)
