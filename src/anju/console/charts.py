@@ -27,7 +27,7 @@ PALETTE = (
 
 def _svg(width: int, height: int, body: list[str], *, label: str, css: str = "chart") -> Markup:
     return Markup(
-        f'<svg class="{css}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'<svg class="{css}" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>"
     )
 
@@ -85,7 +85,7 @@ def ack_chart(points: Sequence[AckPoint], t: Translate, fmt: Callable[[datetime]
     """One bar per critical incident (time order), with the 60 s and 180 s targets drawn across."""
     if not points:
         return _no_data(t)
-    width, height, left, bottom, top = 760, 240, 48, 24, 12
+    width, height, left, bottom, top = 1100, 260, 48, 24, 12
     plot_w, plot_h = width - left - 10, height - top - bottom
     acked = [p.seconds for p in points if p.seconds is not None]
     y_max = max(240.0, max(acked, default=0.0) * 1.1)
@@ -129,7 +129,7 @@ def ack_chart(points: Sequence[AckPoint], t: Translate, fmt: Callable[[datetime]
             f'<text x="{left + plot_w - 4}" y="{y(limit) - 4:.1f}" class="target-label" text-anchor="end">'
             f"{escape(t(key))}</text>"
         )
-    body.append(f'<text x="8" y="{top + 10}" class="axis">{escape(t("chart.seconds"))}</text>')
+    body.append(f'<text x="{left + 6}" y="{top + 10}" class="axis">{escape(t("chart.seconds"))}</text>')
     return _svg(width, height, body, label=t("reports.ack_chart"), css="chart ack-chart")
 
 

@@ -56,6 +56,7 @@ class Page:
             "t": self.t,
             "t_relation": lambda v: translate_or(self.lang, "relation", v or "other"),
             "t_timeline": lambda v: translate_or(self.lang, "timeline", v),
+            "t_evidence": lambda v: translate_or(self.lang, "evidence", v),
             "fmt_time": self.fmt_time,
             "iso": isoformat,
             "lang_url": self.lang_url,
