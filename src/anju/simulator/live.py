@@ -173,10 +173,12 @@ async def run_live(
     on_message: Callable[[Message], None] | None = None,
     client_id: str | None = None,
     stats: LiveStats | None = None,
+    retain_availability: bool = True,
 ) -> LiveStats:
     """Publish the fleet's messages as they fall due on ``clock`` until ``stop`` is set (or
     ``duration_s`` of simulated time has passed). A ``SimClock`` without speed runs as fast as the
-    broker acknowledges; with ``speed`` X it runs X times real time."""
+    broker acknowledges; with ``speed`` X it runs X times real time. Zigbee2MQTT availability is
+    retained, as Zigbee2MQTT does, unless ``retain_availability`` is False (tests on a shared broker)."""
     the_scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if emergency_rate_multiplier != 1.0:
         the_scenario = the_scenario.scaled(emergency_rate_multiplier)
@@ -220,7 +222,7 @@ async def run_live(
             if msg.malformed:
                 stats.malformed += 1
                 stats.malformed_messages.append((msg.topic, payload))
-            await publisher.publish(msg.topic, payload, retain=msg.retain)
+            await publisher.publish(msg.topic, payload, retain=msg.retain and retain_availability)
             stats.published += 1
             lag = max(0.0, now - due)
             if lag > stats.max_lag_s:
