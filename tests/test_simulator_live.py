@@ -1,0 +1,115 @@
+"""The simulator live: the fleet registered in the database, published to the real Mosquitto in
+accelerated time, and every message accepted by the real ingestor but the deliberately malformed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from anju.clock import RealClock, SimClock
+from anju.context import Context
+from anju.ingest.ingestor import Ingestor
+from anju.simulator import build_fleet, load_scenario, register_fleet, run_live
+from anju.simulator.devices import Message
+from anju.simulator.fleet import ZIGBEE, Fleet
+from anju.store.db import transaction
+from anju.store.models import DeadLetter, Device, Household, SensorEvent, UnknownDevice
+from conftest import make_settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _morning() -> datetime:
+    """The last 09:00 in Shanghai: the simulated day starts with residents up and about."""
+    now = RealClock().now().astimezone(TZ)
+    nine = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    return nine if nine <= now else nine - timedelta(days=1)
+
+
+def _fleet() -> Fleet:
+    return build_fleet(6, seed=21, id_prefix=f"t{uuid.uuid4().hex[:8]}-")
+
+
+async def test_registering_a_fleet_twice_adds_it_once(db_url: str) -> None:
+    ctx = Context.create(make_settings(db_url))
+    fleet = _fleet()
+    try:
+        now = RealClock().now()
+        async with transaction(ctx.db) as session:
+            first = await register_fleet(session, fleet, now)
+        async with transaction(ctx.db) as session:
+            again = await register_fleet(session, fleet, now)
+        async with ctx.db() as session:
+            ids = [h.id for h in fleet.households]
+            homes = await session.scalar(select(func.count()).where(Household.id.in_(ids)))
+            devices = await session.scalar(select(func.count()).where(Device.household_id.in_(ids)))
+            zigbee = await session.scalars(select(Device.external_name).where(Device.protocol == ZIGBEE))
+        assert first == len(fleet.households) + len(fleet.devices)
+        assert again == 0
+        assert homes == len(fleet.households) and devices == len(fleet.devices)
+        assert {d.external_name for d in fleet.devices if d.protocol == ZIGBEE} <= set(zigbee)
+    finally:
+        await ctx.close()
+
+
+async def test_live_run_is_stored_by_the_ingestor_except_the_deliberately_malformed(
+    db_url: str, mqtt_url: str
+) -> None:
+    ctx = Context.create(make_settings(db_url, mqtt_session_expiry_s=60, ingest_batch_wait_ms=10))
+    fleet = _fleet()
+    base = load_scenario("default").scaled(30.0)
+    scenario = dataclasses.replace(base, faults=dataclasses.replace(base.faults, malformed=0.02))
+    ids = [h.id for h in fleet.households]
+    names = {d.id for d in fleet.devices} | {d.external_name for d in fleet.devices if d.external_name}
+    async with transaction(ctx.db) as session:
+        await register_fleet(session, fleet, RealClock().now())
+    ingestor = Ingestor(ctx, mqtt_url=mqtt_url, client_id=f"test-sim-ingest-{uuid.uuid4().hex[:8]}")
+    await ingestor.start()
+    sent: list[Message] = []
+    try:
+        await asyncio.wait_for(ingestor.connected.wait(), 10)
+        stats = await run_live(
+            fleet,
+            mqtt_url=mqtt_url,
+            speed=1800.0,
+            clock=SimClock(_morning(), speed=1800.0),
+            stop=asyncio.Event(),
+            scenario=scenario,
+            duration_s=4 * 3600,
+            on_message=sent.append,
+            retain_availability=False,
+        )
+        delivered = [m for m in sent if m.delivered]
+        malformed = [m for m in delivered if m.malformed]
+        good = [m for m in delivered if not m.malformed]
+        # The server stores a redelivered kit message (same device, seq and ts) once.
+        expected = len({(m.device.id, m.seq, round((m.ts or 0) * 1000)) for m in good if m.seq is not None})
+        expected += sum(1 for m in good if m.seq is None)
+        assert stats.published == len(delivered) and stats.acked == stats.published
+        assert malformed and len(good) > 200
+        assert {m.device.protocol for m in good} == {"anju-v1", "zigbee2mqtt"}
+
+        async def counts() -> tuple[int, Counter[str], int]:
+            async with ctx.db() as session:
+                stored = await session.scalar(select(func.count()).where(SensorEvent.household_id.in_(ids)))
+                dead = await session.scalars(select(DeadLetter.topic).where(DeadLetter.device_id.in_(names)))
+                unknown = await session.scalar(select(func.count()).where(UnknownDevice.key.in_(names)))
+            return stored or 0, Counter(dead), unknown or 0
+
+        for _ in range(300):
+            stored, dead, unknown = await counts()
+            if stored >= expected and sum(dead.values()) >= len(malformed):
+                break
+            await asyncio.sleep(0.1)
+        assert stored == expected
+        assert dead == Counter(m.topic for m in malformed)
+        assert unknown == 0
+    finally:
+        await ingestor.stop()
+        await ctx.close()
