@@ -142,8 +142,6 @@ async def test_undelivered_sms_calls_the_same_person_then_the_next_contact_withi
     await deliver_due(env.ctx, env.ctx.clock.now())
     call = fake.of("voice", "+8613911110001")
     assert len(call) == 1, "voice call to the same person"
-    await env.twilio.report(call[0], "initiated")
-    await env.twilio.report(call[0], "ringing")
     await env.twilio.report(call[0], "no-answer")
     await deliver_due(env.ctx, env.ctx.clock.now())
     async with env.ctx.db() as session:
@@ -194,8 +192,8 @@ async def test_voice_script_speaks_chinese_and_gathers_one_key(env: Harness, fak
     await page(env.ctx, incident_id, Channel.VOICE, to="+8613911110003", contact_id=contacts[0])
     await deliver_due(env.ctx, env.ctx.clock.now())
     call = fake.of("voice", "+8613911110003")[0]
-    assert call.form["StatusCallbackEvent"] == "initiated,ringing,answered,completed"
     assert call.form["Timeout"] == "25"
+    assert call.form["StatusCallback"].startswith(f"{PUBLIC_URL}/twilio/voice/status?n=")
     response = await env.twilio.fetch_script(call)
     assert response.status_code == 200
     xml = response.text
@@ -204,6 +202,8 @@ async def test_voice_script_speaks_chinese_and_gathers_one_key(env: Harness, fak
     assert '<Say language="zh-CN"' in xml
     assert "王秀英家" in xml and "天平路88弄" in xml and "一键报警" in xml and "按1" in xml
     assert "糖尿病" not in xml  # health notes stay in the console
+    answered = next(r for r in await rows(env.ctx, incident_id) if r.channel == Channel.VOICE.value)
+    assert answered.status == NotificationStatus.ANSWERED.value and answered.next_attempt_at is None
 
 
 async def _gather_url(xml: str) -> str:

@@ -23,9 +23,10 @@ from anju.errors import ConfigError, DeliveryFailed
 from anju.notify.provider import Outgoing, Sent
 
 DEFAULT_API_BASE = "https://api.twilio.com"
-#: Call progress events we ask for; ``initiated`` arrives within a second of creation, which is
-#: also what tells a restarted worker that a call it was placing did reach Twilio.
-CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# No ``StatusCallbackEvent``: Twilio then reports only the call's end (completed, busy,
+# no-answer, failed, canceled), which is all the fallback needs; that the call was answered we
+# learn when Twilio fetches its script. (Asking for more events means repeating the field, which
+# Twilio accepts but Prism's form parser cannot validate: stoplightio/prism#2654.)
 
 #: Twilio message statuses → ours. ``sending``/``sent`` mean "handed to the carrier", not delivered.
 SMS_STATUS: dict[str, NotificationStatus] = {
@@ -163,11 +164,8 @@ class TwilioProvider:
             )
         except Exception as err:
             raise translate(err, "SMS") from err
-        return Sent(
-            provider=self.name,
-            provider_id=str(created.sid),
-            status=map_status(Channel.SMS, str(created.status or "queued")) or NotificationStatus.QUEUED,
-        )
+        # Just created: queued, whatever the answer claims (Prism's example call is "in-progress").
+        return Sent(provider=self.name, provider_id=str(created.sid), status=NotificationStatus.QUEUED)
 
     async def make_call(self, message: Outgoing) -> Sent:
         client = self._get_client()
@@ -178,17 +176,13 @@ class TwilioProvider:
                 url=self.twiml_url(message.notification_id),
                 method="POST",
                 status_callback=self.callback_url(Channel.VOICE, message),
-                status_callback_event=CALL_EVENTS,
                 status_callback_method="POST",
                 timeout=self._ring_timeout_s,
             )
         except Exception as err:
             raise translate(err, "voice call") from err
-        return Sent(
-            provider=self.name,
-            provider_id=str(created.sid),
-            status=map_status(Channel.VOICE, str(created.status or "queued")) or NotificationStatus.QUEUED,
-        )
+        # Just created: queued, whatever the answer claims (Prism's example call is "in-progress").
+        return Sent(provider=self.name, provider_id=str(created.sid), status=NotificationStatus.QUEUED)
 
     async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
         """Twilio's record of an attempt whose answer we never stored.
@@ -199,14 +193,12 @@ class TwilioProvider:
         """
         client = self._get_client()
         try:
+            # One page, newest first: an unrecorded attempt is minutes old at most. Filtering by
+            # time happens here, not with ``StartTime>``, which a call not yet started may miss.
             if message.channel is Channel.VOICE:
-                calls = await client.calls.list_async(
-                    to=message.to,
-                    from_=self.from_number,
-                    start_time_after=since - timedelta(days=1),
-                    limit=20,
-                )
-                for call in calls:
+                for call in await client.calls.page_async(
+                    to=message.to, from_=self.from_number, page_size=20
+                ):
                     created = call.date_created
                     if call.sid in exclude or created is None or created < since - timedelta(seconds=5):
                         continue
@@ -217,9 +209,8 @@ class TwilioProvider:
                         status=status or NotificationStatus.QUEUED,
                     )
                 return None
-            messages = await client.messages.list_async(to=message.to, from_=self.from_number, limit=50)
             marker = message.body.rsplit(" ", 1)[-1]
-            for sms in messages:
+            for sms in await client.messages.page_async(to=message.to, from_=self.from_number, page_size=50):
                 if sms.sid in exclude or not str(sms.body or "").rstrip().endswith(marker):
                     continue
                 status = map_status(Channel.SMS, str(sms.status or "queued"))

@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from anju.api.deps import CtxDep
-from anju.domain import ACTIVE_STATES, Channel, IncidentState
+from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus
 from anju.notify.content import alert_facts, is_visit_request
 from anju.notify.outbox import policy_for
 from anju.notify.phone import mask_phone
@@ -115,8 +115,19 @@ def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
 @router.post("/voice/{notification_id}/twiml")
 async def voice_script(notification_id: int, ctx: CtxDep, form: SignedForm) -> Response:
     """The call's script: the alert in the contact's language, then one key (1 accept, 2 decline)."""
-    del form
     response = VoiceResponse()
+    async with transaction(ctx.db) as session:
+        # Twilio fetches the script when the call is answered: that is our "answered" report.
+        await apply_report(
+            ctx,
+            session,
+            notification_id=notification_id,
+            channel=Channel.VOICE,
+            status=NotificationStatus.ANSWERED,
+            provider_id=str(form.get("CallSid", "")) or None,
+            error=None,
+            now=ctx.clock.now(),
+        )
     async with ctx.db() as session:
         row = await session.get(Notification, notification_id)
         incident = await session.get(Incident, row.incident_id) if row and row.incident_id else None
