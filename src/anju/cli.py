@@ -62,7 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken record")
+    verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken record")
+    verify.add_argument(
+        "--anchor",
+        default=None,
+        metavar="ID:HASH",
+        help="a head printed by an earlier verify: also detects records cut from the end",
+    )
 
     for name, (_module, help_text) in _DELEGATED.items():
         p = sub.add_parser(name, help=help_text)
@@ -134,7 +140,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
     if args.command == "audit":
-        return asyncio.run(runtime.audit_verify())
+        return asyncio.run(runtime.audit_verify(args.anchor))
     raise AnjuError(f"unknown command {args.command!r}")
 
 

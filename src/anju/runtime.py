@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from anju.clock import Clock, RealClock
 from anju.config import Settings, load_settings
 from anju.context import Context
+from anju.dispatch.policy import current_policies
 from anju.dispatch.service import RaiseResult, raise_findings
 from anju.domain import DeviceKind, Role
 from anju.engine.core import Engine
@@ -122,36 +123,12 @@ class Pipeline:
     async def raise_(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult | None:
         if not findings:
             return None
-        result = await raise_findings(session, findings, now=self.ctx.clock.now())
-        metrics = self.ctx.metrics
-        events: list[dict[str, Any]] = []
+        policies = current_policies(self.ctx.settings.rules_dir / "escalation.toml")
+        result = await raise_findings(
+            session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus
+        )
         for alert in result.alerts:
-            metrics.alerts.labels(rule=alert.rule, severity=alert.severity).inc()
-        for incident in result.opened:
-            events.append(
-                {
-                    "type": "incident",
-                    "action": "opened",
-                    "id": incident.id,
-                    "household_id": incident.household_id,
-                    "severity": incident.severity,
-                    "state": incident.state,
-                    "rule": incident.rule,
-                }
-            )
-        for incident in result.joined:
-            events.append(
-                {
-                    "type": "incident",
-                    "action": "alert_joined",
-                    "id": incident.id,
-                    "household_id": incident.household_id,
-                    "severity": incident.severity,
-                    "state": incident.state,
-                }
-            )
-        if events:
-            self._publish(session, events)
+            self.ctx.metrics.alerts.labels(rule=alert.rule, severity=alert.severity).inc()
         return result
 
     async def _sync_degraded(self, session: AsyncSession, household_ids: set[str]) -> None:
@@ -460,18 +437,26 @@ async def add_user(
         await ctx.close()
 
 
-async def audit_verify() -> int:
-    from anju.dispatch.audit import verify
+async def audit_verify(anchor: str | None = None) -> int:
+    """``anju audit verify [--anchor ID:HASH]``: exit 1 at the first broken record."""
+    from anju.dispatch.audit import ChainHead, verify_chain
 
-    settings = _settings()
-    ctx = Context.create(settings)
+    head: ChainHead | None = None
+    if anchor:
+        ident, sep, digest = anchor.partition(":")
+        if not sep or not ident.isdigit() or len(digest) != 64:
+            raise AnjuError("--anchor takes ID:HASH as printed by an earlier `anju audit verify`")
+        head = ChainHead(record_id=int(ident), hash=digest)
+    ctx = Context.create(_settings())
     try:
         async with ctx.db() as session:
-            count, broken = await verify(session)
+            count, broken, last = await verify_chain(session, anchor=head)
     finally:
         await ctx.close()
     if broken is None:
         print(f"audit chain intact: {count} records verified")
+        if last is not None:
+            print(f"head: {last.record_id}:{last.hash}  (keep it; --anchor detects a later cut of the tail)")
         return 0
     print(
         f"audit chain BROKEN at record {broken.record_id}: {broken.reason} "
