@@ -131,3 +131,40 @@ async def eventually(check: Any, within_s: float = 10.0, interval: float = 0.05)
             assert result, f"not reached within {within_s} s: {result!r}"
             return result
         await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_mosquitto(port: int, workdir: Any) -> Any:
+    """A private Mosquitto with on-disk persistence, for tests that restart the broker."""
+    import getpass
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {workdir}/\nmax_queued_messages 10000\n"
+        # Run as root, mosquitto would switch to user "mosquitto" and fail to write the test's folder.
+        + (f"user {getpass.getuser()}\n" if os.geteuid() == 0 else "")
+    )
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("mosquitto did not start")

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from anju.engine.model import Observation
 from anju.ingest import Ingestor, OnStored
 from anju.store.models import DeadLetter, Device, SensorEvent, UnknownDevice
 from conftest import make_settings
-from ingest_helpers import Publisher, eventually, kit_payload, register, uid
+from ingest_helpers import Publisher, eventually, free_port, kit_payload, register, start_mosquitto, uid
 
 
 @pytest.fixture
@@ -397,3 +398,35 @@ async def _at_least(query: Any, n: int) -> Any:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_ingestor_reconnects_after_a_broker_restart_and_resumes_its_session(
+    pg_ctx: Context, tmp_path: Path
+) -> None:
+    port = free_port()
+    broker = start_mosquitto(port, tmp_path)
+    ctx, door = pg_ctx, f"door-{uid()}"
+    await register(ctx.db, f"h-{uid()}", [(door, DeviceKind.DOOR)])
+    handle = Running(ctx, f"mqtt://127.0.0.1:{port}")
+    try:
+        ingestor = await handle.start()
+        broker.terminate()  # mosquitto writes its sessions to disk on the way down
+        broker.wait(5)
+        await eventually(lambda: _true(not ingestor.connected.is_set()))
+        broker = start_mosquitto(port, tmp_path)
+        publisher = Publisher(f"mqtt://127.0.0.1:{port}")
+        try:
+            await publisher.publish(
+                f"anju/v1/{door}/event", kit_payload(1, ctx.clock.now(), type="door", event="open")
+            )
+            stored = await eventually(lambda: rows(ctx, door), within_s=20)
+        finally:
+            publisher.close()
+        assert [(r.seq, r.event) for r in stored] == [(1, "open")]
+        assert ingestor.connected.is_set()
+        assert ingestor.link.generation == 2
+        assert ingestor.link.session_present, "mosquitto kept the session across its restart"
+    finally:
+        await handle.stop_all()
+        broker.terminate()
+        broker.wait(5)

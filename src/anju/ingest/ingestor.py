@@ -143,7 +143,8 @@ class Ingestor:
 
     async def start(self) -> None:
         """Load the device registry, connect, and start storing."""
-        await self.registry.reload()
+        # A database that is down now is retried with every batch; the broker keeps the messages.
+        await self._quietly(self.registry.reload())
         self._stop.clear()
         self._worker = asyncio.create_task(self._work(), name="ingest worker")
         await self.link.start()

@@ -95,9 +95,13 @@ class MqttLink:
         self.connected = asyncio.Event()
         #: Bumped on every connection: a message id is only meaningful on the connection it came on.
         self.generation = 0
+        #: Whether the broker still had our session (subscriptions, queued messages) at the last connect.
+        self.session_present = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._sock: Any = None
+        self._fd = -1
+        self._connecting: asyncio.Future[None] | None = None
         self._writing = False
         self._paused = False
         self._stopping = False
@@ -148,6 +152,9 @@ class MqttLink:
     async def stop(self, timeout_s: float = 5.0) -> None:
         """Send DISCONNECT (the broker keeps the session and our unacknowledged messages)."""
         self._stopping = True
+        if self._connecting is not None:
+            # A blocking connect cannot be interrupted: let it finish, then disconnect cleanly.
+            await asyncio.wait({self._connecting}, timeout=15)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -177,8 +184,9 @@ class MqttLink:
         backoff = _BACKOFF_MIN_S
         while not self._stopping:
             self._closed.clear()
+            self._connecting = loop.run_in_executor(None, self._connect_blocking)
             try:
-                await loop.run_in_executor(None, self._connect_blocking)
+                await asyncio.shield(self._connecting)
             except (OSError, ValueError, ssl.SSLError) as err:
                 log.warning("MQTT connect to %s failed: %s; retrying in %.1f s", self.address, err, backoff)
                 await asyncio.sleep(backoff)
@@ -229,14 +237,14 @@ class MqttLink:
             return
         self._paused = True
         if self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._sock)
+            self._loop.remove_reader(self._fd)
 
     def resume_reading(self) -> None:
         if not self._paused:
             return
         self._paused = False
         if self._sock is not None and self._loop is not None:
-            self._loop.add_reader(self._sock, self._readable)
+            self._loop.add_reader(self._fd, self._readable)
             self._loop.call_soon(self._readable)
 
     # -- paho callbacks (all on the loop thread, except during the blocking connect) -----------
@@ -256,19 +264,23 @@ class MqttLink:
         if sock.fileno() < 0:
             return
         self._sock = sock
+        self._fd = sock.fileno()
         if not self._paused and self._loop is not None:
-            self._loop.add_reader(sock, self._readable)
+            self._loop.add_reader(self._fd, self._readable)
 
     def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._on_loop(self._detach, sock)
 
     def _detach(self, sock: Any) -> None:
-        if self._loop is not None and sock.fileno() >= 0:
-            self._loop.remove_reader(sock)
-            self._loop.remove_writer(sock)
+        if sock is not self._sock:
+            return
+        # By file number: when this runs via call_soon_threadsafe the socket may already be closed.
+        if self._loop is not None and self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
         self._writing = False
-        if sock is self._sock:
-            self._sock = None
+        self._sock = None
+        self._fd = -1
         self._closed.set()
 
     def _socket_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
@@ -276,18 +288,18 @@ class MqttLink:
             self._on_loop(self._want_write, sock)
 
     def _want_write(self, sock: Any) -> None:
-        if self._writing or self._loop is None or sock.fileno() < 0:
+        if self._writing or self._loop is None or sock is not self._sock or self._fd < 0:
             return
         self._writing = True
-        self._loop.add_writer(sock, self._writable)
+        self._loop.add_writer(self._fd, self._writable)
 
     def _socket_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if self._writing:
             self._on_loop(self._done_writing, sock)
 
     def _done_writing(self, sock: Any) -> None:
-        if self._writing and self._loop is not None and sock.fileno() >= 0:
-            self._loop.remove_writer(sock)
+        if self._writing and self._loop is not None and sock is self._sock and self._fd >= 0:
+            self._loop.remove_writer(self._fd)
         self._writing = False
 
     def _readable(self) -> None:
@@ -321,6 +333,7 @@ class MqttLink:
             log.error("MQTT broker %s refused the connection: %s", self.address, reason)
             return
         self.generation += 1
+        self.session_present = bool(flags.session_present)
         log.info(
             "MQTT connected to %s (session %s)",
             self.address,
