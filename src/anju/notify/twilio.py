@@ -7,7 +7,6 @@ each request's URL, which covers every Twilio domain the SDK may use.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -232,7 +231,3 @@ def signature_url(public_url: str, path: str, query: str) -> str:
     """The URL Twilio signed: the public one, not what a proxy forwarded to us."""
     base = public_url.rstrip("/") + path
     return f"{base}?{query}" if query else base
-
-
-def form_pairs(form: Mapping[str, Any]) -> dict[str, str]:
-    return {key: str(value) for key, value in form.items()}
