@@ -15,7 +15,14 @@ from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import User
-from api_helpers import PASSWORD, add_user, bearer, client_for, detail
+from api_helpers import PASSWORD, add_user, bearer, client_for, detail, sqlite_context
+
+
+@pytest.fixture
+async def ctx(sqlite_url: str) -> AsyncIterator[Context]:
+    """SQLite only: login reads one user row; the storage tests cover both databases."""
+    async with sqlite_context(sqlite_url) as context:
+        yield context
 
 
 @pytest.fixture

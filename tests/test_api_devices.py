@@ -121,8 +121,8 @@ async def test_duplicate_device_id_or_friendly_name_is_a_409(admin: httpx.AsyncC
     assert (await admin.get("/api/v1/devices/pir-1")).json()["household_id"] == "h-dev"
 
 
-async def test_unknown_device_is_a_404(admin: httpx.AsyncClient) -> None:
-    response = await admin.get("/api/v1/devices/ghost")
+async def test_unknown_device_is_a_404(lite_admin: httpx.AsyncClient) -> None:
+    response = await lite_admin.get("/api/v1/devices/ghost")
     assert response.status_code == 404
     assert "ghost" in detail(response)
 

@@ -117,6 +117,6 @@ async def test_bad_event_query_is_a_422_naming_the_parameter(
     assert reason in detail(response)
 
 
-async def test_events_of_an_unknown_household_are_a_404(staff: httpx.AsyncClient) -> None:
-    response = await staff.get("/api/v1/households/h-nowhere/events")
+async def test_events_of_an_unknown_household_are_a_404(lite_staff: httpx.AsyncClient) -> None:
+    response = await lite_staff.get("/api/v1/households/h-nowhere/events")
     assert response.status_code == 404

@@ -14,14 +14,21 @@ from anju.domain import IncidentState, Severity
 from anju.store.db import transaction
 from anju.store.households import create_household
 from anju.store.models import Incident
-from api_helpers import client_for
+from api_helpers import client_for, sqlite_context
 from conftest import make_settings
 
 
 @pytest.fixture
 async def client(ctx: Context) -> AsyncIterator[httpx.AsyncClient]:
+    """On SQLite and on PostgreSQL."""
     async with client_for(ctx) as c:
         yield c
+
+
+@pytest.fixture
+async def lite_ctx(sqlite_url: str) -> AsyncIterator[Context]:
+    async with sqlite_context(sqlite_url) as context:
+        yield context
 
 
 def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -33,8 +40,9 @@ def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
-async def test_liveness_needs_nothing_but_the_process(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz")
+async def test_liveness_needs_nothing_but_the_process(lite_ctx: Context) -> None:
+    async with client_for(lite_ctx) as client:
+        response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
@@ -48,7 +56,8 @@ async def test_ready_when_the_database_answers_and_every_probe_holds(
     assert response.json() == {"ready": True, "checks": {"database": True, "mqtt": True}, "reasons": {}}
 
 
-async def test_not_ready_while_a_probe_fails_or_raises(ctx: Context, client: httpx.AsyncClient) -> None:
+async def test_not_ready_while_a_probe_fails_or_raises(lite_ctx: Context) -> None:
+    ctx = lite_ctx
     connected = False
     ctx.readiness["mqtt"] = lambda: connected
 
@@ -56,15 +65,16 @@ async def test_not_ready_while_a_probe_fails_or_raises(ctx: Context, client: htt
         raise RuntimeError("ingest worker gone")
 
     ctx.readiness["ingest"] = broken
-    response = await client.get("/readyz")
-    assert response.status_code == 503
-    body = response.json()
-    assert body["ready"] is False
-    assert body["checks"] == {"database": True, "mqtt": False, "ingest": False}
-    assert "ingest worker gone" in body["reasons"]["ingest"]
-    connected = True
-    del ctx.readiness["ingest"]
-    assert (await client.get("/readyz")).status_code == 200
+    async with client_for(ctx) as client:
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["ready"] is False
+        assert body["checks"] == {"database": True, "mqtt": False, "ingest": False}
+        assert "ingest worker gone" in body["reasons"]["ingest"]
+        connected = True
+        del ctx.readiness["ingest"]
+        assert (await client.get("/readyz")).status_code == 200
 
 
 async def test_not_ready_when_the_database_is_unreachable_but_still_alive() -> None:

@@ -107,11 +107,11 @@ async def test_invalid_household_is_a_422_that_names_the_problem(
     assert (await lite_admin.get("/api/v1/households/h-bad")).status_code == 404
 
 
-async def test_unknown_household_is_a_404(admin: httpx.AsyncClient) -> None:
-    response = await admin.get("/api/v1/households/h-nowhere")
+async def test_unknown_household_is_a_404(lite_admin: httpx.AsyncClient) -> None:
+    response = await lite_admin.get("/api/v1/households/h-nowhere")
     assert response.status_code == 404
     assert "h-nowhere" in detail(response)
-    assert (await admin.patch("/api/v1/households/h-nowhere", json={"notes": "x"})).status_code == 404
+    assert (await lite_admin.patch("/api/v1/households/h-nowhere", json={"notes": "x"})).status_code == 404
 
 
 async def test_edit_changes_only_the_fields_sent_and_audits_each_change(
