@@ -148,7 +148,7 @@ async def list_households(
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """Households ordered by id; ``search`` matches id, name or address, ``area`` is exact."""
+    """Households ordered by id; ``search`` matches id, name, address or area, ``area`` is exact."""
     stmt = select(Household)
     if search:
         # Escape LIKE wildcards so a search for "50%" means the text, not a pattern.
