@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import itertools
 import statistics
 import sys
 from collections import defaultdict
@@ -137,7 +138,9 @@ def figures(home: Home) -> dict[str, float]:
     door_times = [m.t for m in marks if m.kind in ("door", "entry")]
 
     def count(kinds: set[str], lo: float, hi: float) -> int:
-        return sum(1 for m in marks[bisect.bisect_left(times, lo) : bisect.bisect_left(times, hi)] if m.kind in kinds)
+        return sum(
+            1 for m in marks[bisect.bisect_left(times, lo) : bisect.bisect_left(times, hi)] if m.kind in kinds
+        )
 
     out: dict[str, float] = {}
     out["events/day"] = _median([count({"motion", "door", "entry"}, d, d + 86400) for d in days])
@@ -149,7 +152,7 @@ def figures(home: Home) -> dict[str, float]:
 
     gaps_by_part: dict[str, list[float]] = defaultdict(list)
     act_t = [m.t for m in activity]
-    for a, b in zip(act_t, act_t[1:], strict=False):
+    for a, b in itertools.pairwise(act_t):
         hour = int((a % 86400) // 3600)
         for name, lo, hi in DAY_PARTS:
             if lo <= hour < hi:
@@ -159,7 +162,7 @@ def figures(home: Home) -> dict[str, float]:
 
     # Outings: silences that start and end next to a door (or entry) event.
     away: dict[int, float] = defaultdict(float)
-    for a, b in zip(times, times[1:], strict=False):
+    for a, b in itertools.pairwise(times):
         if b - a < AWAY_MIN_S:
             continue
         if _near(door_times, a) and _near(door_times, b):
@@ -179,3 +182,108 @@ def _spread(per_day: dict[int, float], a: float, b: float) -> None:
         cut = min(b, (day + 1) * 86400.0)
         per_day[day] += cut - a
         a = cut
+
+
+# --- simulated homes --------------------------------------------------------------------------
+
+
+def simulated_homes(households: int, days: int, seed: int, scenario_name: str = "routine") -> list[Home]:
+    """Simulated homes as the server would see them: delivered, valid, deduplicated events."""
+    from zoneinfo import ZoneInfo
+
+    from anju.simulator import build_fleet, load_scenario
+    from anju.simulator.devices import DUPLICATE, DeviceLayer
+    from anju.simulator.household import HouseholdSim
+
+    fleet = build_fleet(households, seed)
+    scenario = load_scenario(scenario_name)
+    homes: list[Home] = []
+    for h in fleet.households:
+        tz = ZoneInfo(h.timezone)
+        start = datetime(2026, 11, 2, tzinfo=tz).timestamp()
+        end = start + days * 86400
+        sim = HouseholdSim(h, seed=seed, scenario=scenario, start=start, end=end)
+        layer = DeviceLayer(h, seed=seed, faults=scenario.faults, start=start, end=end)
+        marks = []
+        for m in layer.messages(sim.events()):
+            if not m.delivered or m.malformed or m.fault == DUPLICATE:
+                continue
+            if m.event not in ("motion", "open", "close"):
+                continue
+            at = m.server_time
+            offset = datetime.fromtimestamp(at, tz).utcoffset() or timedelta(0)
+            local = at + offset.total_seconds()
+            marks.append(Mark(local, "door" if m.device.type == "door" else "motion", m.device.id))
+        marks.sort(key=lambda m: m.t)
+        homes.append(Home(f"{h.id} ({h.persona.name})", marks, has_door=True))
+    return homes
+
+
+def compare(real: list[Home], simulated: list[Home]) -> list[dict[str, object]]:
+    """Each figure for each real home, the simulated median and spread, and the factor-2 check."""
+    real_figs = [figures(h) for h in real]
+    sim_figs = [figures(h) for h in simulated]
+    table: list[dict[str, object]] = []
+    for name in real_figs[0]:
+        values = [f[name] for f in real_figs]
+        known = [v for v in values if v == v]  # NaN: the home cannot tell (no door contact)
+        sims = sorted(f[name] for f in sim_figs if f[name] == f[name])
+        median = statistics.median(sims)
+        lo, hi = min(known), max(known)
+        table.append(
+            {
+                "figure": name,
+                "real": values,
+                "sim_median": median,
+                "sim_p10": _percentile(sims, 0.1),
+                "sim_p90": _percentile(sims, 0.9),
+                "within": lo / 2 <= median <= hi * 2,
+            }
+        )
+    return table
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if v != v else f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def render(real: list[Home], table: list[dict[str, object]], markdown: bool) -> str:
+    heads = ["figure (median per day)", *(h.name for h in real), "simulated median (p10-p90)", "within x2"]
+    rows = []
+    for r in table:
+        reals = [_fmt(v) for v in r["real"]]  # type: ignore[attr-defined]
+        sim = f"{_fmt(r['sim_median'])} ({_fmt(r['sim_p10'])}-{_fmt(r['sim_p90'])})"  # type: ignore[arg-type]
+        rows.append([str(r["figure"]), *reals, sim, "yes" if r["within"] else "NO"])
+    if markdown:
+        lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(x[i]) for x in [heads, *rows]) for i in range(len(heads))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [heads, *rows]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--households", type=int, default=60, help="simulated homes (default 60)")
+    parser.add_argument("--days", type=int, default=28, help="simulated days (default 28)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--datasets", type=Path, default=DATASETS, help="the real recordings")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = parser.parse_args(argv)
+    real = [load(args.datasets) for load in REAL_LOADERS]
+    simulated = simulated_homes(args.households, args.days, args.seed)
+    table = compare(real, simulated)
+    print(render(real, table, args.markdown))
+    failed = [str(r["figure"]) for r in table if not r["within"]]
+    print(
+        f"\n{len(simulated)} simulated homes x {args.days} days vs {len(real)} real homes; "
+        f"kit-like events (PIR ON thinned to one a minute per sensor, front door open/close)."
+    )
+    print("all figures within a factor of 2 of the real range" if not failed else f"outside: {failed}")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

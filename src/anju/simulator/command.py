@@ -43,7 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-prefix", default="", help="prefix for household and device ids (e.g. bench-)")
     files = parser.add_argument_group("file mode")
     files.add_argument("--days", type=float, default=7.0, help="simulated days (default 7)")
-    files.add_argument("--start", default=DEFAULT_START, help=f"local start time (default {DEFAULT_START})")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help=f"local start time (files: default {DEFAULT_START}; live: default now)",
+    )
     files.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: CPUs)")
     live = parser.add_argument_group("live mode")
     live.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
@@ -77,14 +81,18 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_live(args, fleet))
 
 
-def _files(args: argparse.Namespace, fleet: Fleet) -> int:
+def _start(args: argparse.Namespace, default: str) -> datetime:
     tz = ZoneInfo(load_mix(args.mix).timezone)
+    text = args.start or default
     try:
-        start = datetime.fromisoformat(args.start)
+        start = datetime.fromisoformat(text)
     except ValueError as err:
-        raise ConfigError(f"--start {args.start!r} is not an ISO date or time") from err
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=tz)
+        raise ConfigError(f"--start {text!r} is not an ISO date or time") from err
+    return start if start.tzinfo is not None else start.replace(tzinfo=tz)
+
+
+def _files(args: argparse.Namespace, fleet: Fleet) -> int:
+    start = _start(args, DEFAULT_START)
     scenario = load_scenario(args.scenario).scaled(args.emergency_multiplier)
     run_ = write_files(
         args.out, fleet, scenario=scenario, start=start.timestamp(), days=args.days, workers=args.workers
@@ -132,7 +140,8 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
             truth_file.write(truth_line(t, fmts[t.household_id], None))
             truth_file.flush()
 
-    clock = SimClock(RealClock().now(), speed=args.speed)
+    now = RealClock().now()
+    clock = SimClock(_start(args, now.isoformat()) if args.start else now, speed=args.speed)
     print(
         f"publishing {len(fleet.households)} homes to {args.mqtt} at {args.speed:g}x; Ctrl-C stops",
         flush=True,

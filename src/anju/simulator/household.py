@@ -15,6 +15,7 @@ from anju.simulator.fleet import KIT, SimHousehold
 from anju.simulator.routine import (
     CLOSE,
     DEAD,
+    LEAD_S,
     MOTION,
     OPEN,
     PRESS,
@@ -80,33 +81,59 @@ class HouseholdSim:
         self._dead: set[int] = set()
 
     def events(self) -> Iterator[Event]:
-        """Physical events in time order; ``self.truth`` grows as emergencies are planned."""
+        """Physical events in time order; ``self.truth`` grows as emergencies are planned.
+
+        Lazy: a day is planned when it is reached and its stays are turned into sensor events
+        one at a time, so a live fleet of 100k homes holds little more than each home's plan."""
         day = local_day(self.start, self.planner.tz)
         if self.start < self.planner.wake(day):
             day -= 1
-        while self.end is None or self.planner.wake(day) < self.end:
+        start, end = self.start, self.end
+        while end is None or self.planner.wake(day) < end:
             for ev in self._day(day):
-                if ev[0] < self.start:
+                if ev[0] < start:
                     continue
-                if self.end is not None and ev[0] >= self.end:
+                if end is not None and ev[0] >= end:
                     return
                 yield ev
             day += 1
 
-    def _day(self, day: int) -> list[Event]:
+    def _day(self, day: int) -> Iterator[Event]:
         plan = self.planner.plan(day)
         rng = self.planner.rng(day, "sensors")
-        events: list[Event] = []
-        self.sensors.expand(rng, plan.stays, events)
         door = self.household.door
-        events.extend((t, door, e) for t, e in plan.doors)
-        self._emergencies(day, plan, events)
-        events = [ev for ev in events if not self._silenced(ev[0])]
-        while self._pending and self._pending[0][0] < plan.next_wake:
-            events.append(heapq.heappop(self._pending))
-        events.sort()
+        doors: list[Event] = [(t, door, e) for t, e in plan.doors]
+        self._emergencies(day, plan, doors)
+        planned = doors  # a heap of the plan's events not yet yielded
+        heapq.heapify(planned)
+        pending = self._pending
+        stays = plan.stays
+        stays.reverse()
+        # Joining in the middle of a day (live mode): what happened before the start is not made.
+        while stays and stays[-1].end < self.start:
+            stays.pop()
+        self.sensors.new_day()
+        fresh: list[Event] = []
+        while True:
+            horizon = stays[-1].start - LEAD_S if stays else plan.next_wake
+            while True:
+                p = planned[0][0] if planned else horizon
+                q = pending[0][0] if pending else horizon
+                if p >= horizon and q >= horizon:
+                    break
+                if q < p:
+                    yield heapq.heappop(pending)
+                    continue
+                ev = heapq.heappop(planned)
+                if not self._silenced(ev[0]):
+                    yield ev
+            if not stays:
+                break
+            fresh.clear()
+            self.sensors.expand(rng, stays.pop(), fresh)
+            for ev in fresh:
+                heapq.heappush(planned, ev)
         self._quiet = [q for q in self._quiet if q[1] > plan.next_wake]
-        return events
 
     def _silenced(self, t: float) -> bool:
         return any(a < t < b for a, b in self._quiet)
@@ -194,8 +221,8 @@ class HouseholdSim:
     ) -> None:
         door = self.household.door
         closed = t + rng.uniform(*self.scenario.found.door_open_min) * 60.0
-        # The door is already open: its own opening and closing in between do not happen.
-        events[:] = [ev for ev in events if not (ev[1] == door and t - 30 <= ev[0] <= closed + 30)]
+        if any(ev[1] == door and t - 60 <= ev[0] <= closed + 60 for ev in events):
+            return  # the resident goes out through that door in the meantime: not this day
         self._inject((t - 20, self._entry_dev(), MOTION), (t, door, OPEN), (closed, door, CLOSE))
         self._record("door_left_open", t, closed)
 

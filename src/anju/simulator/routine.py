@@ -3,6 +3,8 @@ door events that plan causes (PIR blind time, misses, passing through the hallwa
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ DEAD = "_dead"
 
 #: One physical event: (true time, epoch seconds; index of the device in the household; event).
 Event = tuple[float, int, str]
+#: How far before its stay's start a stay's first event may lie (the hallway glimpse).
+LEAD_S = 10.0
 
 #: A kit or Aqara PIR ignores motion this long after it reported some.
 PIR_BLIND_S = 60.0
@@ -30,11 +34,11 @@ PIR_MISS = 0.04
 #: Detection attempts per minute while someone is in the room doing this (before the persona's
 #: ``activity``); the blind time thins them to at most one a minute.
 RATE = {
-    "cook": 1.6,
+    "cook": 1.3,
     "bathroom": 1.2,
     "eat": 0.45,
-    "sit": 0.22,
-    "busy": 0.7,
+    "sit": 0.18,
+    "busy": 0.55,
     "bedroom": 0.35,
     "entry": 1.5,
     "visit": 0.8,
@@ -109,7 +113,8 @@ class Planner:
         self.tz = ZoneInfo(household.timezone)
         self.seed = seed
         rooms = household.layout.rooms
-        self._filler = [(r, RATE[a], w) for r, a, w in FILLER if r in rooms]
+        self._filler = [(r, RATE[a]) for r, a, w in FILLER if r in rooms]
+        self._filler_cum = list(itertools.accumulate(w for r, _a, w in FILLER if r in rooms))
         self._midnights: dict[int, float] = {}
 
     def midnight(self, day: int) -> float:
@@ -250,7 +255,8 @@ class Planner:
         """Ordinary time at home between fixed parts of the day; returns when the next toilet is due."""
         every = self.persona.day_bathroom_every_h * 3600.0
         t = start
-        weights = [w for _r, _a, w in self._filler]
+        cum = self._filler_cum
+        total = cum[-1]
         while t < end - 30:
             if bathroom_due <= t:
                 dur = rng.uniform(180, 480)
@@ -258,7 +264,7 @@ class Planner:
                 t += dur
                 bathroom_due = t + rng.expovariate(1.0 / every)
                 continue
-            room, rate, _w = rng.choices(self._filler, weights=weights, k=1)[0]
+            room, rate = self._filler[bisect.bisect(cum, rng.random() * total)]
             dur = min(max(180.0, rng.expovariate(1.0 / 1500.0)), 5400.0)
             stop = min(end, t + dur, max(bathroom_due, t + 180))
             stays.append(Stay(t, stop, room, rate))
@@ -274,6 +280,7 @@ class MotionSensors:
         self.activity = activity
         self.hallway = household.slots.get(("pir", "hallway"))
         self._last: dict[int, float] = {}
+        self._prev: str | None = None
 
     def fire(self, rng: random.Random, out: list[Event], t: float, dev: int) -> None:
         last = self._last.get(dev)
@@ -284,32 +291,35 @@ class MotionSensors:
         self._last[dev] = t
         out.append((t, dev, MOTION))
 
-    def expand(self, rng: random.Random, stays: list[Stay], out: list[Event]) -> None:
-        """Motion events for ``stays`` (in order) appended to ``out``, unsorted."""
-        prev: str | None = None
+    def new_day(self) -> None:
+        """The resident wakes in bed: the first stay of a day is not an entry into a room."""
+        self._prev = None
+
+    def expand(self, rng: random.Random, stay: Stay, out: list[Event]) -> None:
+        """Motion events for ``stay`` (stays come in order) appended to ``out``, unsorted; none
+        is earlier than 10 s before the stay starts."""
         hh = self.household
-        for stay in stays:
-            room = stay.room
-            if room is None:
-                prev = None
-                continue
-            dev = hh.slots[("pir", room)]
-            if room != prev:
-                if (
-                    prev is not None
-                    and self.hallway is not None
-                    and room != "hallway"
-                    and prev != "hallway"
-                    and rng.random() < 0.85
-                ):
-                    self.fire(rng, out, stay.start - rng.uniform(2, 6), self.hallway)
-                if rng.random() < 0.92:
-                    self.fire(rng, out, stay.start + rng.uniform(1, 6), dev)
-            prev = room
-            rate = stay.rate * self.activity / 60.0
-            if rate <= 0:
-                continue
-            t = stay.start + rng.expovariate(rate)
-            while t < stay.end:
-                self.fire(rng, out, t, dev)
-                t += rng.expovariate(rate)
+        room = stay.room
+        prev = self._prev
+        self._prev = room
+        if room is None:
+            return
+        dev = hh.slots[("pir", room)]
+        if room != prev:
+            if (
+                prev is not None
+                and self.hallway is not None
+                and room != "hallway"
+                and prev != "hallway"
+                and rng.random() < 0.85
+            ):
+                self.fire(rng, out, stay.start - rng.uniform(2, 6), self.hallway)
+            if rng.random() < 0.92:
+                self.fire(rng, out, stay.start + rng.uniform(1, 6), dev)
+        rate = stay.rate * self.activity / 60.0
+        if rate <= 0:
+            return
+        t = stay.start + rng.expovariate(rate)
+        while t < stay.end:
+            self.fire(rng, out, t, dev)
+            t += rng.expovariate(rate)
