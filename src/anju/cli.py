@@ -28,7 +28,7 @@ _DELEGATED = {
 
 
 def _delegate(name: str) -> _Command:
-    module: _Command = importlib.import_module(_DELEGATED[name][0])  # type: ignore[assignment]
+    module: _Command = importlib.import_module(_DELEGATED[name][0])
     return module
 
 

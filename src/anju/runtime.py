@@ -264,7 +264,7 @@ class Service:
         self.http: Any = None
 
     async def start(self) -> None:
-        from anju.ingest.client import Ingestor
+        from anju.ingest.ingestor import Ingestor
 
         homes = await self.pipeline.configure_from_db()
         restored, replayed = await self.pipeline.restore()
@@ -280,7 +280,9 @@ class Service:
             password=self.mqtt.password,
         )
         await self.ingestor.start()
-        self.ctx.readiness["mqtt"] = lambda: bool(self.ingestor is not None and self.ingestor.connected)
+        self.ctx.readiness["mqtt"] = lambda: bool(
+            self.ingestor is not None and self.ingestor.connected.is_set()
+        )
         stop = self.stop_event
         self._spawn(_every(TICK_S, stop, self.pipeline.tick, "engine tick"))
         self._spawn(_every(SNAPSHOT_S, stop, self.pipeline.save_snapshots, "engine snapshot"))
@@ -291,7 +293,10 @@ class Service:
 
     def _start_workers(self) -> None:
         from anju.dispatch.escalation import escalation_loop
-        from anju.notify.outbox import outbox_loop
+        from anju.notify.outbox import build_provider, outbox_loop, use_notifier
+
+        # Built here, not inside the worker, so a bad provider setting stops the start with its reason.
+        use_notifier(self.ctx, build_provider(self.ctx.settings, clock=self.ctx.clock))
 
         self._spawn(escalation_loop(self.ctx, self.stop_event))
         self._spawn(outbox_loop(self.ctx, self.stop_event))

@@ -12,11 +12,13 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju.clock import RealClock
 from anju.context import Context
 from anju.domain import Role
 from anju.store.models import User
 
 ALGORITHM = "HS256"
+_WALL = RealClock()
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -40,7 +42,8 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def issue_token(ctx: Context, user: User) -> str:
-    now = ctx.clock.now()
+    # Wall time on purpose: PyJWT checks ``exp`` against it, whatever a simulated clock says.
+    now = _WALL.now()
     claims = {
         "sub": str(user.id),
         "role": user.role,
