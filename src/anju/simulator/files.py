@@ -10,8 +10,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from anju.simulator.catalog import Scenario
 from anju.simulator.devices import (
@@ -83,6 +85,8 @@ class _Stream:
     layer: DeviceLayer
     messages: Iterator[Message]
     peeked: Message | None = None
+    #: The middle of each device's rows: ",household,device,type,".
+    heads: dict[str, str] = field(default_factory=dict)
 
 
 def write_files(
@@ -111,11 +115,13 @@ def write_files(
         parts = [part]
     else:
         shards = [homes[i::workers] for i in range(workers)]
+        # With one UTC offset throughout, the rows' text sorts as their time does: no sort key.
+        keyed = not _one_offset(homes, start, start + days * 86400.0)
         paths = [out / f".{EVENTS_CSV}.part{i}" for i in range(workers)]
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = [
-                pool.submit(_simulate_to, shard, seed, scenario, start, days, path)
+                pool.submit(_simulate_to, shard, seed, scenario, start, days, path, keyed)
                 for shard, path in zip(shards, paths, strict=True)
             ]
             parts = [f.result() for f in futures]
@@ -123,7 +129,10 @@ def write_files(
         try:
             with open(out / EVENTS_CSV, "w", encoding="utf-8", newline="") as f:
                 f.write(CSV_HEADER)
-                f.writelines(line[16:] for line in heapq.merge(*handles))
+                if keyed:
+                    f.writelines(line[16:] for line in heapq.merge(*handles))
+                else:
+                    f.writelines(heapq.merge(*handles))
         finally:
             for h in handles:
                 h.close()
@@ -155,10 +164,26 @@ class _Part:
 
 
 def _simulate_to(
-    homes: tuple[SimHousehold, ...], seed: int, scenario: Scenario, start: float, days: float, path: Path
+    homes: tuple[SimHousehold, ...],
+    seed: int,
+    scenario: Scenario,
+    start: float,
+    days: float,
+    path: Path,
+    keyed: bool,
 ) -> _Part:
     with open(path, "w", encoding="utf-8", newline="") as f:
-        return _simulate(homes, seed, scenario, start, days, f, keyed=True)
+        return _simulate(homes, seed, scenario, start, days, f, keyed=keyed)
+
+
+def _one_offset(homes: tuple[SimHousehold, ...], start: float, end: float) -> bool:
+    """True when every household's rows carry the same UTC offset for the whole run."""
+    zones = {h.timezone for h in homes}
+    if len(zones) != 1:
+        return False
+    tz = ZoneInfo(zones.pop())
+    offsets = {datetime.fromtimestamp(t, tz).utcoffset() for t in range(int(start), int(end) + 3601, 3600)}
+    return len(offsets) == 1
 
 
 def _simulate(
@@ -178,7 +203,8 @@ def _simulate(
     for h in homes:
         sim = HouseholdSim(h, seed=seed, scenario=scenario, start=start, end=end)
         layer = DeviceLayer(h, seed=seed, faults=scenario.faults, start=start, end=end)
-        streams.append(_Stream(sim, layer, layer.messages(sim.events())))
+        heads = {d.id: f",{h.id},{d.id},{d.type}," for d in h.devices}
+        streams.append(_Stream(sim, layer, layer.messages(sim.events()), heads=heads))
     buckets: dict[int, list[tuple[int, str]]] = defaultdict(list)
 
     def flush(day: int) -> None:
@@ -207,27 +233,30 @@ def _pull(
     s: _Stream, boundary: float, buckets: dict[int, list[tuple[int, str]]], run: _Part, start: float
 ) -> None:
     fmt = s.layer.fmt
+    heads = s.heads
+    faults = run.faults
     msg = s.peeked
     s.peeked = None
+    n = 0
     while True:
         if msg is None:
             msg = next(s.messages, None)
             if msg is None:
-                return
+                break
         if msg.publish_t >= boundary:
             s.peeked = msg
-            return
-        run.messages += 1
+            break
+        n += 1
         fault = msg.fault
         if fault is not None:
-            run.faults[fault] += 1
+            faults[fault] += 1
             if fault in _NOT_STORED:
                 msg = None
                 continue
         key = msg.server_time
-        d = msg.device
         # Zigbee2MQTT's occupancy:false maps to no event: the server keeps it as a status report.
         event = HEARTBEAT if msg.event == CLEAR else msg.event
-        line = f"{fmt(key)},{msg.household_id},{d.id},{d.type},{event},{msg.battery}\n"
-        buckets[int((key - start) // 86400)].append((int(key * 1000), line))
+        line = f"{fmt(key)}{heads[msg.device.id]}{event},{msg.battery}\n"
+        buckets[int((key - start) // 86400)].append((round(key * 1000), line))
         msg = None
+    run.messages += n
