@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = _delegate(argv[0])
         command.add_arguments(sub)
         args = sub.parse_args(argv[1:])
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _setup_logging(verbose=False)
         return _guard(lambda: command.run(args))
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -102,6 +102,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     return _guard(lambda: _dispatch(args))
+
+
+#: Libraries whose INFO lines drown what an operator needs to read.
+_CHATTY_LOGGERS = ("amqtt", "transitions", "alembic", "uvicorn.access", "twilio.http_client")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        for name in _CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _guard(fn: object) -> int:

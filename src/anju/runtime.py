@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -241,7 +241,7 @@ async def _every(
 @dataclass
 class MqttTarget:
     url: str
-    protocol: str = "v5"
+    protocol: Literal["v5", "v311"] = "v5"
     username: str | None = None
     password: str | None = None
     client_id: str | None = None
