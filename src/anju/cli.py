@@ -97,10 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _setup_logging(verbose=False)
         return _guard(lambda: command.run(args))
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _setup_logging(args.verbose)
     return _guard(lambda: _dispatch(args))
 
 
