@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from anju.clock import isoformat
 from anju.domain import RULE_SEVERITY, DeviceKind, EventName, Rule
 from anju.engine.model import Finding, HouseholdSpec, Observation
+from anju.engine.learn import Profile
 from anju.engine.pack import DAY_PARTS, RulePack, default_pack_path, load_pack
 from anju.engine.params import Params, compile_pack
 from anju.engine.state import INF, UNSET, Dev, Home
@@ -64,7 +65,12 @@ class Engine:
         self._homes: dict[str, Home] = {}
         self._heap: list[tuple[float, str]] = []
         self._wm = UNSET
-        self.watermark: datetime | None = None
+        self._tz_cache: dict[str, ZoneInfo] = {}
+
+    @property
+    def watermark(self) -> datetime | None:
+        """How far event time has been advanced (None before the first ``advance``)."""
+        return datetime.fromtimestamp(self._wm, UTC) if self._wm > 0 else None
 
     # ---- configuration -------------------------------------------------------------------------
 
@@ -98,8 +104,6 @@ class Engine:
             else:
                 home.tz = tz
                 if params.learning and home.profile is None:
-                    from anju.engine.learn import Profile
-
                     home.profile = Profile()
                 home.params = params
             devices: dict[str, Dev] = {}
@@ -131,10 +135,13 @@ class Engine:
             if dev.offline_fired > 0 and dev.offline_fired == dev.last_seen
         ]
 
-    def _adopt(self, obs: Observation) -> Home:
+    def _adopt(self, household_id: str) -> Home:
         """A household never configured: monitored with the pack defaults and its own devices."""
-        home = Home(obs.household_id, ZoneInfo(self.default_timezone), self._base)
-        self._homes[obs.household_id] = home
+        tz = self._tz_cache.get(self.default_timezone)
+        if tz is None:
+            tz = self._tz_cache[self.default_timezone] = ZoneInfo(self.default_timezone)
+        home = Home(household_id, tz, self._base)
+        self._homes[household_id] = home
         return home
 
     # ---- scheduling ----------------------------------------------------------------------------
@@ -152,10 +159,23 @@ class Engine:
 
     def observe(self, obs: Observation) -> list[Finding]:
         """Apply one observation; returns what fired, including this home's timers due before it."""
-        home = self._homes.get(obs.household_id)
+        return self.feed(
+            obs.household_id, obs.device_id, obs.kind, obs.event, obs.at.timestamp(), obs.battery
+        )
+
+    def feed(
+        self,
+        household_id: str,
+        device_id: str,
+        kind: DeviceKind,
+        event: EventName,
+        t: float,
+        battery: int | None = None,
+    ) -> list[Finding]:
+        """``observe`` without the Observation: event time ``t`` as epoch seconds (replay's fast path)."""
+        home = self._homes.get(household_id)
         if home is None:
-            home = self._adopt(obs)
-        t = obs.at.timestamp()
+            home = self._adopt(household_id)
         out: list[Finding] = []
         if t > home.clock:
             if t >= home.sched:
@@ -163,15 +183,14 @@ class Engine:
             home.clock = t
         if home.rollover_at <= 0:
             self._start_days(home, t)
-        dev = home.devices.get(obs.device_id)
+        dev = home.devices.get(device_id)
         if dev is None:
             # Heard but not configured (replay without a fleet file): learn it, never offline.
-            dev = Dev(obs.kind, None, home.params.battery_threshold)
-            home.devices[obs.device_id] = dev
-        event = obs.event
+            dev = Dev(kind, None, home.params.battery_threshold)
+            home.devices[device_id] = dev
         p = home.params
-        if obs.battery is not None and p.low_battery:
-            self._battery(home, obs, dev, t, out)
+        if battery is not None and p.low_battery:
+            self._battery(home, device_id, battery, dev, t, out)
         if dev.heartbeat_s is not None and t > dev.last_seen and (dev.last_seen > 0 or event in _LIVENESS):
             # Liveness is tracked from the first heartbeat on; any later message counts.
             rearm = dev.last_seen <= 0 or dev.offline_fired == dev.last_seen
@@ -185,22 +204,18 @@ class Engine:
             if p.offline and self._first(dev, "offline", t):
                 if t > dev.last_seen:
                     dev.offline_fired = dev.last_seen = t
-                detail = {"device_id": obs.device_id, "reported_by": "gateway availability"}
-                key = f"{obs.device_id}@{_iso(t)}:gateway"
-                out.append(self._finding(home, Rule.DEVICE_OFFLINE, t, key, obs.device_id, detail))
+                detail = {"device_id": device_id, "reported_by": "gateway availability"}
+                key = f"{device_id}@{_iso(t)}:gateway"
+                out.append(self._finding(home, Rule.DEVICE_OFFLINE, t, key, device_id, detail))
             return out
         if event is EventName.TAMPER:
             if p.tamper and self._first(dev, "tamper", t):
-                detail = {"device_id": obs.device_id, "kind": obs.kind.value}
-                out.append(
-                    self._finding(home, Rule.TAMPER, t, f"{obs.device_id}@{_iso(t)}", obs.device_id, detail)
-                )
+                detail = {"device_id": device_id, "kind": kind.value}
+                out.append(self._finding(home, Rule.TAMPER, t, f"{device_id}@{_iso(t)}", device_id, detail))
             return out
         if event in _PRESSES and self._first(dev, "button", t):
-            detail = {"event": event.value, "device_id": obs.device_id}
-            out.append(
-                self._finding(home, Rule.BUTTON, t, f"{obs.device_id}@{_iso(t)}", obs.device_id, detail)
-            )
+            detail = {"event": event.value, "device_id": device_id}
+            out.append(self._finding(home, Rule.BUTTON, t, f"{device_id}@{_iso(t)}", device_id, detail))
         if t < home.last_activity:
             return out  # late: older than what is known; it changes no state
         if event is _MOTION:
@@ -211,15 +226,23 @@ class Engine:
                 dev.open_at, dev.open_fired = t, UNSET
             if p.door_left_open:
                 self._touch(home, t + p.door_open_limit)
+            if home.away <= 0:
+                # A door that opens and is followed by no motion indoors is someone leaving, even
+                # when its close is never reported (a door left ajar, a sensor that misses closes).
+                self._may_leave(home, t, device_id)
         elif event is _CLOSE:
             dev.open_at = UNSET
             if home.away <= 0:
-                m = _local(home.tz, t)
-                home.leave_at, home.leave_door = t, obs.device_id
-                home.leave_night = p.night_door and p.in_night_window(m.hour * 60 + m.minute)
-                self._touch(home, t + (p.night_confirm if home.leave_night else p.away_confirm))
+                self._may_leave(home, t, device_id)
         self._activity(home, t)
         return out
+
+    def _may_leave(self, home: Home, t: float, door_id: str) -> None:
+        p = home.params
+        m = _local(home.tz, t)
+        home.leave_at, home.leave_door = t, door_id
+        home.leave_night = p.night_door and p.in_night_window(m.hour * 60 + m.minute)
+        self._touch(home, t + (p.night_confirm if home.leave_night else p.away_confirm))
 
     @staticmethod
     def _first(dev: Dev, rule: str, t: float) -> bool:
@@ -237,33 +260,47 @@ class Engine:
     def _come_home(self, home: Home, t: float) -> None:
         if home.away > 0:
             home.away_secs += t - max(home.away, home.activity_day_start)
+            if home.profile is not None:
+                left = _local(home.tz, home.away)
+                home.profile.add_outing(
+                    left.hour * 60 + left.minute, (t - home.away) / 60.0, at_night=home.leave_night
+                )
             # The silence while out is no silence at home: it is neither learned nor alerted.
             home.last_activity = t
         home.away, home.away_due, home.leave_at = UNSET, INF, UNSET
-        self._touch(home, t + min(home.params.inact_min))
+        self._touch(home, t + home.params.inact_floor)
 
     def _activity(self, home: Home, t: float) -> None:
         """Bookkeeping for a sign of life at ``t`` (not older than the last one)."""
         la = home.last_activity
-        if la <= 0 or home.silence_alerted == la:
-            self._touch(home, t + min(home.params.inact_min))
+        # Each sign of life moves the silence's deadline to at least ``inact_floor`` from now; an
+        # early heap entry only re-evaluates the home, so one entry per floor interval suffices.
+        due = t + home.params.inact_floor
+        if due < home.sched:
+            home.sched = due
+            heapq.heappush(self._heap, (due, home.hid))
         gap = t - la
         if gap >= MIN_SILENCE_S and la > 0 and home.away <= 0 and home.profile is not None:
-            start = _local(home.tz, la)
-            home.profile.add_silence(start.hour, start.minute * 60 + start.second, gap)
+            home.profile.add_silence(_local(home.tz, la).hour, gap)
             if la >= home.night_from - 4 * 3600 and gap > home.bed_gap:
                 home.bed_gap, home.bed_start = gap, la
         home.last_activity = t
         home.day_count += 1
         if t >= home.night_from:
             home.night_count += 1
-        if t >= home.wake_from and home.wake_from > 0 and home.away <= 0:
+        home.since_alert += 1
+        if gap >= 3600 and la > 0 and home.away <= 0 and gap > home.wake_gap:
+            # Getting up: the end of the longest silence that ends in the morning window (a trip
+            # to the toilet at 05:10 followed by two more hours of sleep is not the wake time).
             m = _local(home.tz, t)
-            home.wake_today = m.hour * 60 + m.minute
-            home.wake_from = _next_local(home.tz, t, home.params.wake_earliest)
+            minute = m.hour * 60 + m.minute
+            p = home.params
+            if p.wake_earliest <= minute <= p.wake_latest + p.wake_margin // 60:
+                home.wake_today, home.wake_gap = minute, gap
 
-    def _battery(self, home: Home, obs: Observation, dev: Dev, t: float, out: list[Finding]) -> None:
-        battery = obs.battery if obs.battery is not None else 100
+    def _battery(
+        self, home: Home, device_id: str, battery: int, dev: Dev, t: float, out: list[Finding]
+    ) -> None:
         if battery < dev.battery_low:
             if dev.low_since <= 0 and self._first(dev, "low_battery", t):
                 dev.low_since = t
@@ -272,9 +309,9 @@ class Engine:
                         home,
                         Rule.LOW_BATTERY,
                         t,
-                        f"{obs.device_id}@{_iso(t)}",
-                        obs.device_id,
-                        {"device_id": obs.device_id, "battery": battery, "threshold": dev.battery_low},
+                        f"{device_id}@{_iso(t)}",
+                        device_id,
+                        {"device_id": device_id, "battery": battery, "threshold": dev.battery_low},
                     )
                 )
         elif battery >= dev.battery_low + 10:
@@ -284,13 +321,17 @@ class Engine:
 
     def advance(self, now: datetime) -> list[Finding]:
         """Move the watermark to ``now`` (never backwards) and fire every timer due by then."""
-        t = now.timestamp()
+        return self.advance_to(now.timestamp())
+
+    def advance_to(self, t: float) -> list[Finding]:
+        """``advance`` with event time as epoch seconds (replay's fast path)."""
         if t <= self._wm:
             return []
         self._wm = t
-        self.watermark = now
-        out: list[Finding] = []
         heap = self._heap
+        if not heap or heap[0][0] > t:
+            return []
+        out: list[Finding] = []
         while heap and heap[0][0] <= t:
             due, hid = heapq.heappop(heap)
             home = self._homes.get(hid)
@@ -315,7 +356,12 @@ class Engine:
         if home.away > 0:
             if p.not_returned and home.away_fired != home.away:
                 due = min(due, home.away_due)
-        elif p.inactivity and home.last_activity > 0 and home.silence_alerted != home.last_activity:
+        elif (
+            p.inactivity
+            and home.last_activity > 0
+            and home.silence_alerted != home.last_activity
+            and home.since_alert >= home.params.rearm_events
+        ):
             if home.inact_for != home.last_activity:
                 home.inact_due = self._inactivity_due(home, home.last_activity)
                 home.inact_for = home.last_activity
@@ -343,6 +389,10 @@ class Engine:
         prof = home.profile
         if prof is not None and prof.days >= p.warmup_days and prof.wake_usual >= 0:
             wake = prof.wake_usual
+        elif p.wake_learned_only and prof is not None:
+            # No usual wake time yet: the night's inactivity threshold watches the morning alone.
+            home.morning_at = home.morning_from = UNSET
+            return
         deadline = min(wake + p.wake_margin // 60, 1439)
         home.morning_at = _next_local(home.tz, t, deadline)
         home.morning_from = _at_local(home.tz, _local(home.tz, home.morning_at).date(), p.wake_earliest)
@@ -400,10 +450,22 @@ class Engine:
         p = home.params
         m = _local(home.tz, home.away)
         part = p.part(m.hour * 60 + m.minute)
-        limit = home.away + p.away_limit[part]
+        allowed, source = self.away_limit(home, part)
+        limit = home.away + allowed
         by = _next_local(home.tz, home.away, p.return_by)
-        home.away_due = min(limit, by) if by - home.away >= 3600 else limit
-        if home.leave_night:
+        # "Still out at return_by" is the default's rule; a home whose outings are learned is
+        # judged by how long its own outings from this part of the day last.
+        if source == "default" and by - home.away >= 3600:
+            limit = min(limit, by)
+        home.away_due = limit
+        prof = home.profile
+        usual = (
+            p.night_usual_after > 0
+            and prof is not None
+            and prof.days >= p.warmup_days
+            and prof.night_outings >= p.night_usual_after
+        )
+        if home.leave_night and not usual:
             out.append(
                 self._finding(
                     home,
@@ -422,27 +484,51 @@ class Engine:
                 )
             )
 
+    def away_limit(self, home: Home, part: int) -> tuple[float, str]:
+        """How long the resident may stay out after leaving in day ``part``, and why."""
+        p, prof = home.params, home.profile
+        if prof is not None and prof.days >= p.warmup_days and prof.away_thr[part] > 0:
+            learned = float(prof.away_thr[part])
+            lo, hi = p.away_min[part], p.away_max[part]
+            if learned < lo:
+                return float(lo), "learned, raised to the minimum"
+            if learned > hi:
+                return float(hi), "learned, lowered to the maximum"
+            return learned, "learned"
+        return float(p.away_limit[part]), "default"
+
+    def _learned(self, home: Home) -> bool:
+        prof = home.profile
+        return prof is not None and prof.days >= home.params.warmup_days
+
     def threshold_at(self, home: Home, t: float) -> tuple[float, str, str]:
-        """The inactivity threshold in force at ``t``, why (learned or default), and the day part."""
+        """The default threshold in force at ``t``, why, and the day part (before warm-up)."""
         p = home.params
         m = _local(home.tz, t)
-        minute = m.hour * 60 + m.minute
-        part = p.part(minute)
-        prof = home.profile
-        base, source = float(p.inact_default[part]), "default"
-        if prof is not None and prof.days >= p.warmup_days:
-            learned = prof.thr[m.hour]
-            if learned > 0:
-                base, source = float(learned), "learned"
-        lo, hi = p.inact_min[part], p.inact_max[part]
+        part = p.part(m.hour * 60 + m.minute)
+        return self._bounded(float(p.inact_default[part]), "default", p.inact_min[part], p.inact_max[part], part)
+
+    def learned_threshold(self, home: Home, t0: float) -> tuple[float, str, str]:
+        """The threshold of a silence that began at ``t0``: how long this home's silences that begin
+        around that hour last (after warm-up), bounded by the day part's min and max."""
+        p, prof = home.params, home.profile
+        assert prof is not None
+        m = _local(home.tz, t0)
+        part = p.part(m.hour * 60 + m.minute)
+        return self._bounded(float(prof.thr[m.hour]), "learned", p.inact_min[part], p.inact_max[part], part)
+
+    @staticmethod
+    def _bounded(base: float, source: str, lo: float, hi: float, part: int) -> tuple[float, str, str]:
         if base < lo:
-            base, source = float(lo), f"{source}, raised to the minimum"
-        elif base > hi:
-            base, source = float(hi), f"{source}, lowered to the maximum"
+            return float(lo), f"{source}, raised to the minimum", DAY_PARTS[part]
+        if base > hi:
+            return float(hi), f"{source}, lowered to the maximum", DAY_PARTS[part]
         return base, source, DAY_PARTS[part]
 
     def _inactivity_due(self, home: Home, t0: float) -> float:
         """The first instant when the silence since ``t0`` exceeds the threshold then in force."""
+        if self._learned(home):
+            return t0 + self.learned_threshold(home, t0)[0]
         tz = home.tz
         start = _local(tz, t0)
         offset = start.utcoffset()
@@ -455,27 +541,25 @@ class Engine:
         return due
 
     def _walk(self, home: Home, t0: float, local_s: float) -> float:
-        p, prof = home.params, home.profile
-        learned = prof.thr if prof is not None and prof.days >= p.warmup_days else None
-        s, into = t0, local_s
+        """Before warm-up a silence is judged by the day part it has reached (local segments)."""
+        p = home.params
+        thr = p.seg_default
+        i = p.seg_of_minute[int(local_s // 60) % 1440]
+        day_start = t0 - local_s
+        seg_end, n = p.seg_end, len(thr)
+        s = t0
         for _ in range(400):
-            minute = int(into // 60) % 1440
-            part = p.part_of_minute[minute]
-            base = learned[minute // 60] if learned is not None else 0.0
-            if base <= 0:
-                base = p.inact_default[part]
-            lo, hi = p.inact_min[part], p.inact_max[part]
-            thr = lo if base < lo else hi if base > hi else base
-            seg_end = s + (p.next_boundary(minute) * 60 - into % 86400)
-            if seg_end <= s:
-                seg_end = s + 60
-            cand = t0 + thr
+            end = day_start + seg_end[i] * 60
+            cand = t0 + thr[i]
             if cand < s:
                 cand = s
-            if cand < seg_end:
+            if cand < end:
                 return cand
-            into += seg_end - s
-            s = seg_end
+            s = end
+            i += 1
+            if i == n:
+                i = 0
+                day_start += 86400
         return INF
 
     def _walk_exact(self, home: Home, t0: float) -> float:
@@ -496,8 +580,9 @@ class Engine:
         return INF
 
     def _inactivity(self, home: Home, due: float, out: list[Finding]) -> None:
-        home.silence_alerted = home.last_activity
-        thr, source, part = self.threshold_at(home, due)
+        home.silence_alerted = la = home.last_activity
+        home.since_alert = 0
+        thr, source, part = self.learned_threshold(home, la) if self._learned(home) else self.threshold_at(home, due)
         out.append(
             self._finding(
                 home,
@@ -519,8 +604,15 @@ class Engine:
     def _morning(self, home: Home, due: float, out: list[Finding]) -> None:
         la = home.last_activity
         quiet = 0 < la < home.morning_from
-        if quiet and home.away <= 0 and home.leave_at <= 0 and home.silence_alerted != la:
+        if (
+            quiet
+            and home.away <= 0
+            and home.leave_at <= 0
+            and home.silence_alerted != la
+            and home.since_alert >= home.params.rearm_events
+        ):
             home.silence_alerted = la
+            home.since_alert = 0
             prof = home.profile
             learned = prof is not None and prof.days >= home.params.warmup_days and prof.wake_usual >= 0
             local = _local(home.tz, due)
@@ -604,7 +696,7 @@ class Engine:
             home.inact_for = _NAN
         home.day_count = home.night_count = 0
         home.away_secs = 0.0
-        home.wake_today = -1
+        home.wake_today, home.wake_gap = -1, 0.0
         home.bed_gap, home.bed_start = 0.0, UNSET
         home.rollover_at = _next_local(home.tz, due, p.rollover_min)
         home.activity_day_start = due
@@ -686,7 +778,7 @@ class Engine:
         if home is None:
             raise KeyError(household_id)
         data = home.to_json()
-        data["version"] = 1
+        data["version"] = 2
         return data
 
     def restore(self, household_id: str, data: dict[str, Any]) -> None:
@@ -698,8 +790,12 @@ class Engine:
         home = self._homes.get(household_id)
         if home is None:
             raise KeyError(f"{household_id}: configure the household before restoring it")
-        if data.get("version") != 1:
-            raise ValueError(f"{household_id}: unknown snapshot version {data.get('version')!r}")
+        version = data.get("version")
+        if version == 1:
+            # The profile format of version 1 is gone: keep the rest, learn the routine anew.
+            data = {**data, "profile": None}
+        elif version != 2:
+            raise ValueError(f"{household_id}: unknown snapshot version {version!r}")
         home.load(data)
         self._reschedule(home)
 

@@ -1,12 +1,13 @@
-"""Each home's learned routine: silences by hour of day, wake and bed times, activity per day.
+"""Each home's learned routine: how long its silences last by the hour they begin, its outings,
+wake and bed times, activity per day.
 
-Silences are folded in as they end (a handful per day); numpy runs once per home per day.
+Silences and outings are folded in as they end (a handful per day, plain Python); numpy runs once
+per home per day, at the end of the activity day.
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
 from typing import Any
 
 import numpy as np
@@ -14,72 +15,108 @@ import numpy.typing as npt
 
 from anju.engine.params import Params
 
-#: Histogram edges of how long a silence had lasted, seconds: 0, then 5 min … 24 h log-spaced.
-GAP_EDGES: tuple[float, ...] = (0.0, *(float(x) for x in np.geomspace(300.0, 86400.0, 16)))
-_EDGES = np.asarray(GAP_EDGES, dtype=np.float64)
-N_BINS = len(GAP_EDGES) - 1
-#: Days of wake time, bed time and activity counts kept.
+#: Days of silences, wake and bed times and activity counts kept (four weeks).
 RING_DAYS = 28
 WAKE, BED, DAY_COUNT, NIGHT_COUNT = range(4)
-#: A learned hour needs at least this much (decayed) evidence.
-_MIN_WEIGHT = 3.0
+#: Outings kept, as (local start minute, minutes away) pairs.
+OUTINGS = 24
+#: Outings from one day part needed before its away limit is learned.
+MIN_OUTINGS = 3
+_EMPTY = -1
 
 
 class Profile:
-    """What a home's routine looks like, learned from its own history."""
+    """What a home's routine looks like, learned from its own history (history only, never ahead)."""
 
-    __slots__ = ("day_usual", "days", "hist", "night_usual", "pos", "rings", "thr", "wake_usual")
+    __slots__ = (
+        "away_thr",
+        "day_usual",
+        "days",
+        "night_outings",
+        "night_usual",
+        "out_pos",
+        "outings",
+        "pos",
+        "rings",
+        "silence",
+        "thr",
+        "today",
+        "wake_usual",
+    )
 
     def __init__(self) -> None:
-        self.hist: npt.NDArray[np.float32] = np.zeros((24, N_BINS), dtype=np.float32)
-        self.rings: npt.NDArray[np.int32] = np.full((4, RING_DAYS), -1, dtype=np.int32)
+        #: Per day and local hour: the longest silence at home that began in that hour, minutes.
+        self.silence: npt.NDArray[np.int16] = np.zeros((RING_DAYS, 24), dtype=np.int16)
+        #: The same for the activity day in progress, seconds.
+        self.today = array("f", bytes(4 * 24))
+        self.rings: npt.NDArray[np.int32] = np.full((4, RING_DAYS), _EMPTY, dtype=np.int32)
         self.pos = 0
         self.days = 0
-        #: Learned inactivity threshold per local hour, seconds (0: not learned).
+        #: Learned inactivity threshold of a silence beginning in each local hour, seconds, before the
+        #: pack's bounds (0: this home is never silent long at that hour).
         self.thr = array("f", bytes(4 * 24))
+        self.outings = array("h", [_EMPTY] * (2 * OUTINGS))
+        self.out_pos = 0
+        #: Learned away limit per day part of leaving, seconds (0: not learned).
+        self.away_thr = array("f", bytes(4 * 4))
+        self.night_outings = 0
         self.wake_usual = -1
         self.day_usual = -1.0
         self.night_usual = -1.0
 
-    def add_silence(self, hour: int, into_hour_s: float, length: float) -> None:
-        """A silence of ``length`` seconds began ``into_hour_s`` seconds into local ``hour``."""
-        elapsed_at_hour_end = 3600.0 - into_hour_s
-        hist = self.hist
-        for _ in range(48):
-            sample = length if length < elapsed_at_hour_end else elapsed_at_hour_end
-            b = bisect_right(GAP_EDGES, sample) - 1
-            hist[hour, b if b < N_BINS else N_BINS - 1] += 1.0
-            if length <= elapsed_at_hour_end:
-                return
-            hour = (hour + 1) % 24
-            elapsed_at_hour_end += 3600.0
+    def add_silence(self, hour: int, length: float) -> None:
+        """A silence at home of ``length`` seconds, begun in local ``hour``, has ended."""
+        if length > self.today[hour]:
+            self.today[hour] = length
+
+    def add_outing(self, start_minute: int, minutes: float, *, at_night: bool) -> None:
+        """The resident came home after ``minutes`` away, having left at local ``start_minute``."""
+        i = 2 * self.out_pos
+        self.outings[i] = start_minute
+        self.outings[i + 1] = min(int(minutes + 0.999), 32767)
+        self.out_pos = (self.out_pos + 1) % OUTINGS
+        if at_night:
+            self.night_outings = min(self.night_outings + 1, 1000)
 
     def end_day(self, params: Params, *, wake: int, bed: int, day_count: int, night_count: int) -> None:
-        """Fold one finished activity day in, forget a little, and relearn the thresholds."""
-        self.rings[:, self.pos] = (wake, bed, day_count, night_count)
-        self.pos = (self.pos + 1) % RING_DAYS
+        """Fold one finished activity day in and relearn the thresholds (history only)."""
+        pos = self.pos
+        self.silence[pos] = np.minimum(np.ceil(np.frombuffer(self.today, dtype=np.float32) / 60.0), 32767)
+        self.today = array("f", bytes(4 * 24))
+        self.rings[:, pos] = (wake, bed, day_count, night_count)
+        self.pos = (pos + 1) % RING_DAYS
         self.days += 1
-        self.hist *= np.float32(params.decay)
-        totals = self.hist.sum(axis=1, dtype=np.float64)
-        safe = np.where(totals > 0, totals, 1.0)
-        cdf = np.cumsum(self.hist, axis=1, dtype=np.float64) / safe[:, None]
-        idx = np.minimum((cdf < params.gap_quantile - 1e-9).sum(axis=1), N_BINS - 1)
-        learned = _EDGES[idx + 1] * params.gap_factor + params.gap_margin
-        learned = np.where(totals >= _MIN_WEIGHT, learned, 0.0)
-        # A silence that normally ends just before an hour may run into it on a late day: each
-        # hour also allows what the hour before it allows.
-        learned = np.maximum(learned, np.roll(learned, 1))
+        seen = min(self.days, RING_DAYS)
+        rows = self.silence if seen == RING_DAYS else self.silence[np.arange(pos + 1 - seen, pos + 1) % RING_DAYS]
+        # The q-quantile over days of each hour's longest silence (q = 1: the longest seen).
+        k = min(seen - 1, max(0, int(np.ceil(params.gap_quantile * seen)) - 1))
+        usual = np.sort(rows, axis=0)[k].astype(np.float64) * 60.0
+        # Routines shift by an hour from day to day: a silence may begin an hour earlier or later.
+        usual = np.maximum(usual, np.maximum(np.roll(usual, 1), np.roll(usual, -1)))
+        learned = np.where(usual > 0, usual * params.gap_factor + params.gap_margin, 0.0)
         self.thr = array("f", learned.astype(np.float32).tobytes())
         wakes = self.rings[WAKE][self.rings[WAKE] >= 0]
         if wakes.size >= 3:
-            usual = int(np.quantile(wakes, 0.9))
-            self.wake_usual = min(max(usual, params.wake_earliest), params.wake_latest)
+            self.wake_usual = min(max(int(wakes.max()), params.wake_earliest), params.wake_latest)
         days = self.rings[DAY_COUNT][self.rings[DAY_COUNT] >= 0]
         nights = self.rings[NIGHT_COUNT][self.rings[NIGHT_COUNT] >= 0]
         if days.size:
             self.day_usual = float(np.median(days))
         if nights.size:
             self.night_usual = float(np.median(nights))
+        self._learn_outings(params)
+
+    def _learn_outings(self, params: Params) -> None:
+        pairs = np.frombuffer(self.outings, dtype=np.int16).reshape(OUTINGS, 2)
+        pairs = pairs[pairs[:, 0] >= 0]
+        thr = array("f", bytes(4 * 4))
+        if pairs.size:
+            parts = np.frombuffer(params.part_of_minute, dtype=np.uint8)[pairs[:, 0]]
+            for part in range(4):
+                minutes = pairs[parts == part, 1]
+                if minutes.size >= MIN_OUTINGS:
+                    thr[part] = float(minutes.max()) * 60.0 * params.away_factor + params.away_margin
+        self.away_thr = thr
 
     def bed_usual(self) -> int:
         """Median bed time, minutes after midnight (-1 unknown); bed times after midnight count late."""
@@ -91,11 +128,16 @@ class Profile:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "hist": [round(float(x), 3) for x in self.hist.ravel()],
+            "silence": self.silence.ravel().tolist(),
+            "today": [round(float(x), 1) for x in self.today],
             "rings": self.rings.ravel().tolist(),
             "pos": self.pos,
             "days": self.days,
             "thr": [round(float(x), 1) for x in self.thr],
+            "outings": list(self.outings),
+            "out_pos": self.out_pos,
+            "away_thr": [round(float(x), 1) for x in self.away_thr],
+            "night_outings": self.night_outings,
             "wake_usual": self.wake_usual,
             "day_usual": self.day_usual,
             "night_usual": self.night_usual,
@@ -104,13 +146,18 @@ class Profile:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Profile:
         p = cls()
-        p.hist = np.asarray(data["hist"], dtype=np.float32).reshape(24, N_BINS)
+        p.silence = np.asarray(data["silence"], dtype=np.int16).reshape(RING_DAYS, 24)
+        p.today = array("f", [float(x) for x in data["today"]])
         p.rings = np.asarray(data["rings"], dtype=np.int32).reshape(4, RING_DAYS)
         p.pos = int(data["pos"]) % RING_DAYS
         p.days = int(data["days"])
         p.thr = array("f", [float(x) for x in data["thr"]])
-        if len(p.thr) != 24:
-            raise ValueError("a learned profile has 24 hourly thresholds")
+        p.outings = array("h", [int(x) for x in data["outings"]])
+        p.out_pos = int(data["out_pos"]) % OUTINGS
+        p.away_thr = array("f", [float(x) for x in data["away_thr"]])
+        if len(p.thr) != 24 or len(p.today) != 24 or len(p.outings) != 2 * OUTINGS or len(p.away_thr) != 4:
+            raise ValueError("a learned profile has 24 hourly values, 24 outings and 4 away limits")
+        p.night_outings = int(data["night_outings"])
         p.wake_usual = int(data["wake_usual"])
         p.day_usual = float(data["day_usual"])
         p.night_usual = float(data["night_usual"])

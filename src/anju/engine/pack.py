@@ -29,17 +29,38 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "gap_factor": "float",
         "gap_margin": "duration",
     },
-    "inactivity": {"enabled": "bool", "threshold": "parts", "min": "parts", "max": "parts"},
+    "inactivity": {
+        "enabled": "bool",
+        "threshold": "parts",
+        "min": "parts",
+        "max": "parts",
+        "rearm_events": "int",
+    },
     "no_morning_activity": {
         "enabled": "bool",
         "wake": "clock",
         "margin": "duration",
         "earliest": "clock",
         "latest": "clock",
+        "learned_only": "bool",
     },
-    "night_door": {"enabled": "bool", "start": "clock", "end": "clock", "confirm": "duration"},
+    "night_door": {
+        "enabled": "bool",
+        "start": "clock",
+        "end": "clock",
+        "confirm": "duration",
+        "usual_after": "int",
+    },
     "away": {"confirm": "duration"},
-    "not_returned": {"enabled": "bool", "threshold": "parts", "return_by": "clock"},
+    "not_returned": {
+        "enabled": "bool",
+        "threshold": "parts",
+        "return_by": "clock",
+        "min": "parts",
+        "max": "parts",
+        "factor": "float",
+        "margin": "duration",
+    },
     "door_left_open": {"enabled": "bool", "threshold": "duration"},
     "routine_anomaly": {
         "enabled": "bool",
@@ -50,6 +71,16 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "device_offline": {"enabled": "bool", "missed_intervals": "int"},
     "low_battery": {"enabled": "bool", "threshold": "int"},
     "tamper": {"enabled": "bool"},
+}
+
+
+#: Settings a pack may leave out (older packs); ``compile_pack`` gives them their defaults.
+OPTIONAL: dict[str, frozenset[str]] = {
+    "away": frozenset({"confirm"}),
+    "inactivity": frozenset({"rearm_events"}),
+    "night_door": frozenset({"usual_after"}),
+    "no_morning_activity": frozenset({"learned_only"}),
+    "not_returned": frozenset({"min", "max", "factor", "margin"}),
 }
 
 
@@ -131,7 +162,8 @@ def _validate_tree(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
                 raise ValueError(f"{section}.{key}: unknown setting (known: {', '.join(sorted(fields))})")
             checked[key] = _check(kind, value, f"{section}.{key}")
         if not partial:
-            missing = [k for k in fields if k not in checked and section != "away"]
+            optional = OPTIONAL.get(section, frozenset())
+            missing = [k for k in fields if k not in checked and k not in optional]
             if missing:
                 raise ValueError(f"{section}: missing {', '.join(missing)}")
         out[section] = checked

@@ -90,8 +90,10 @@ class Home:
         "rollover_at",
         "sched",
         "silence_alerted",
+        "since_alert",
         "tz",
         "wake_from",
+        "wake_gap",
         "wake_today",
     )
 
@@ -126,6 +128,10 @@ class Home:
         self.morning_from = UNSET
         self.wake_from = UNSET
         self.wake_today = -1
+        #: The silence that ended at ``wake_today`` (the longest one ending in the morning window).
+        self.wake_gap = 0.0
+        #: Signs of life since the last silence alert (large: none yet).
+        self.since_alert = 1 << 30
         self.day_count = 0
         self.night_count = 0
         self.bed_gap = 0.0
@@ -151,7 +157,9 @@ class Home:
         "night_from",
         "rollover_at",
         "silence_alerted",
+        "since_alert",
         "wake_from",
+        "wake_gap",
         "wake_today",
     )
 
