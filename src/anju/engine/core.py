@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from anju.clock import isoformat
 from anju.domain import RULE_SEVERITY, DeviceKind, EventName, Rule
-from anju.engine.model import Finding, HouseholdSpec, Observation
 from anju.engine.learn import Profile
+from anju.engine.model import Finding, HouseholdSpec, Observation
 from anju.engine.pack import DAY_PARTS, RulePack, default_pack_path, load_pack
 from anju.engine.params import Params, compile_pack
 from anju.engine.state import INF, UNSET, Dev, Home
@@ -28,8 +28,9 @@ from anju.engine.state import INF, UNSET, Dev, Home
 MIN_SILENCE_S = 300.0
 _NAN = float("nan")
 _MOTION, _OPEN, _CLOSE = EventName.MOTION, EventName.OPEN, EventName.CLOSE
-_PRESSES = frozenset({EventName.PRESS, EventName.LONG_PRESS})
-_LIVENESS = frozenset({EventName.HEARTBEAT, EventName.ONLINE})
+_PRESS, _LONG_PRESS = EventName.PRESS, EventName.LONG_PRESS
+_HEARTBEAT, _ONLINE = EventName.HEARTBEAT, EventName.ONLINE
+_OFFLINE, _TAMPER = EventName.OFFLINE, EventName.TAMPER
 
 
 def _iso(t: float) -> str:
@@ -191,15 +192,24 @@ class Engine:
         p = home.params
         if battery is not None and p.low_battery:
             self._battery(home, device_id, battery, dev, t, out)
-        if dev.heartbeat_s is not None and t > dev.last_seen and (dev.last_seen > 0 or event in _LIVENESS):
+        # Identity tests, not set lookups: an Enum's hash is a Python-level call (hot path).
+        liveness = event is _HEARTBEAT or event is _ONLINE
+        if dev.heartbeat_s is not None and t > dev.last_seen and (dev.last_seen > 0 or liveness):
             # Liveness is tracked from the first heartbeat on; any later message counts.
             rearm = dev.last_seen <= 0 or dev.offline_fired == dev.last_seen
             dev.last_seen = t
             if rearm:
                 self._touch(home, t + p.missed_intervals * dev.heartbeat_s)
-        if event in _LIVENESS:
+        if event is _MOTION:
+            if t < home.last_activity:
+                return out  # late: older than what is known; it changes no state
+            if home.away > 0 or home.leave_at > 0:
+                self._come_home(home, t)
+            self._activity(home, t)
             return out
-        if event is EventName.OFFLINE:
+        if liveness:
+            return out
+        if event is _OFFLINE:
             # The gateway says so (Zigbee2MQTT availability): no need to wait for missed heartbeats.
             if p.offline and self._first(dev, "offline", t):
                 if t > dev.last_seen:
@@ -208,20 +218,17 @@ class Engine:
                 key = f"{device_id}@{_iso(t)}:gateway"
                 out.append(self._finding(home, Rule.DEVICE_OFFLINE, t, key, device_id, detail))
             return out
-        if event is EventName.TAMPER:
+        if event is _TAMPER:
             if p.tamper and self._first(dev, "tamper", t):
                 detail = {"device_id": device_id, "kind": kind.value}
                 out.append(self._finding(home, Rule.TAMPER, t, f"{device_id}@{_iso(t)}", device_id, detail))
             return out
-        if event in _PRESSES and self._first(dev, "button", t):
+        if (event is _PRESS or event is _LONG_PRESS) and self._first(dev, "button", t):
             detail = {"event": event.value, "device_id": device_id}
             out.append(self._finding(home, Rule.BUTTON, t, f"{device_id}@{_iso(t)}", device_id, detail))
         if t < home.last_activity:
             return out  # late: older than what is known; it changes no state
-        if event is _MOTION:
-            if home.away > 0 or home.leave_at > 0:
-                self._come_home(home, t)
-        elif event is _OPEN:
+        if event is _OPEN:
             if t != dev.open_at and t != dev.open_fired:  # a redelivered open is the same opening
                 dev.open_at, dev.open_fired = t, UNSET
             if p.door_left_open:
@@ -506,7 +513,9 @@ class Engine:
         p = home.params
         m = _local(home.tz, t)
         part = p.part(m.hour * 60 + m.minute)
-        return self._bounded(float(p.inact_default[part]), "default", p.inact_min[part], p.inact_max[part], part)
+        return self._bounded(
+            float(p.inact_default[part]), "default", p.inact_min[part], p.inact_max[part], part
+        )
 
     def learned_threshold(self, home: Home, t0: float) -> tuple[float, str, str]:
         """The threshold of a silence that began at ``t0``: how long this home's silences that begin
@@ -582,7 +591,9 @@ class Engine:
     def _inactivity(self, home: Home, due: float, out: list[Finding]) -> None:
         home.silence_alerted = la = home.last_activity
         home.since_alert = 0
-        thr, source, part = self.learned_threshold(home, la) if self._learned(home) else self.threshold_at(home, due)
+        thr, source, part = (
+            self.learned_threshold(home, la) if self._learned(home) else self.threshold_at(home, due)
+        )
         out.append(
             self._finding(
                 home,

@@ -18,6 +18,8 @@ from anju.engine.params import Params
 #: Days of silences, wake and bed times and activity counts kept (four weeks).
 RING_DAYS = 28
 WAKE, BED, DAY_COUNT, NIGHT_COUNT = range(4)
+#: Resolution of the learned silences, seconds (up to 255 steps: 42.5 hours).
+STEP_S = 600.0
 #: Outings kept, as (local start minute, minutes away) pairs.
 OUTINGS = 24
 #: Outings from one day part needed before its away limit is learned.
@@ -45,8 +47,9 @@ class Profile:
     )
 
     def __init__(self) -> None:
-        #: Per day and local hour: the longest silence at home that began in that hour, minutes.
-        self.silence: npt.NDArray[np.int16] = np.zeros((RING_DAYS, 24), dtype=np.int16)
+        #: Per day and local hour: the longest silence at home that began in that hour, in steps of
+        #: ``STEP_S`` rounded up (one byte each: 28 days x 24 hours fit in 672 bytes).
+        self.silence: npt.NDArray[np.uint8] = np.zeros((RING_DAYS, 24), dtype=np.uint8)
         #: The same for the activity day in progress, seconds.
         self.today = array("f", bytes(4 * 24))
         self.rings: npt.NDArray[np.int32] = np.full((4, RING_DAYS), _EMPTY, dtype=np.int32)
@@ -81,18 +84,23 @@ class Profile:
     def end_day(self, params: Params, *, wake: int, bed: int, day_count: int, night_count: int) -> None:
         """Fold one finished activity day in and relearn the thresholds (history only)."""
         pos = self.pos
-        self.silence[pos] = np.minimum(np.ceil(np.frombuffer(self.today, dtype=np.float32) / 60.0), 32767)
+        self.silence[pos] = np.minimum(np.ceil(np.frombuffer(self.today, dtype=np.float32) / STEP_S), 255)
         self.today = array("f", bytes(4 * 24))
         self.rings[:, pos] = (wake, bed, day_count, night_count)
         self.pos = (pos + 1) % RING_DAYS
         self.days += 1
         seen = min(self.days, RING_DAYS)
-        rows = self.silence if seen == RING_DAYS else self.silence[np.arange(pos + 1 - seen, pos + 1) % RING_DAYS]
+        rows = (
+            self.silence
+            if seen == RING_DAYS
+            else self.silence[np.arange(pos + 1 - seen, pos + 1) % RING_DAYS]
+        )
         # The q-quantile over days of each hour's longest silence (q = 1: the longest seen).
         k = min(seen - 1, max(0, int(np.ceil(params.gap_quantile * seen)) - 1))
-        usual = np.sort(rows, axis=0)[k].astype(np.float64) * 60.0
+        usual = np.sort(rows, axis=0)[k].astype(np.float64) * STEP_S
         # Routines shift by an hour from day to day: a silence may begin an hour earlier or later.
-        usual = np.maximum(usual, np.maximum(np.roll(usual, 1), np.roll(usual, -1)))
+        wrapped = np.concatenate((usual[-1:], usual, usual[:1]))
+        usual = np.maximum(np.maximum(wrapped[:-2], usual), wrapped[2:])
         learned = np.where(usual > 0, usual * params.gap_factor + params.gap_margin, 0.0)
         self.thr = array("f", learned.astype(np.float32).tobytes())
         wakes = self.rings[WAKE][self.rings[WAKE] >= 0]
@@ -146,7 +154,7 @@ class Profile:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Profile:
         p = cls()
-        p.silence = np.asarray(data["silence"], dtype=np.int16).reshape(RING_DAYS, 24)
+        p.silence = np.asarray(data["silence"], dtype=np.uint8).reshape(RING_DAYS, 24)
         p.today = array("f", [float(x) for x in data["today"]])
         p.rings = np.asarray(data["rings"], dtype=np.int32).reshape(4, RING_DAYS)
         p.pos = int(data["pos"]) % RING_DAYS
