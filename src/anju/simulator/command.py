@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from anju.clock import RealClock, SimClock
+from anju.clock import RealClock
 from anju.config import load_settings
 from anju.errors import ConfigError
 from anju.simulator.catalog import load_mix, load_scenario
@@ -129,8 +129,12 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if args.measure is not None:
-        loop.call_later(args.measure, stop.set)
+
+    def ready() -> None:
+        print(f"fleet built; publishing to {args.mqtt}", flush=True)
+        if args.measure is not None:
+            loop.call_later(args.measure, stop.set)
+
     truth_file = _open_truth(args.truth)
     fmts = {h.id: formatter(h.timezone) for h in fleet.households}
 
@@ -140,8 +144,7 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
             truth_file.write(truth_line(t, fmts[t.household_id], None))
             truth_file.flush()
 
-    now = RealClock().now()
-    clock = SimClock(_start(args, now.isoformat()) if args.start else now, speed=args.speed)
+    start = _start(args, "") if args.start else None
     print(
         f"publishing {len(fleet.households)} homes to {args.mqtt} at {args.speed:g}x; Ctrl-C stops",
         flush=True,
@@ -151,7 +154,7 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
             fleet,
             mqtt_url=args.mqtt,
             speed=args.speed,
-            clock=clock,
+            start=start,
             stop=stop,
             protocol=args.protocol,
             username=args.username,
@@ -161,6 +164,7 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
             window=args.window,
             duration_s=args.duration,
             on_truth=on_truth,
+            on_ready=ready,
         )
     finally:
         if truth_file is not None:

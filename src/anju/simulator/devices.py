@@ -28,6 +28,8 @@ Z2M_OFFLINE_AFTER_S = 25 * 3600.0
 #: The server trusts a device clock within this of the receive time (CONTRACT.md section 1).
 MAX_SKEW_S = 300.0
 MAX_PAYLOAD = 4096
+#: At the start, Zigbee2MQTT devices are announced online over this many seconds.
+AVAILABILITY_SPREAD_S = 600.0
 
 #: Fault tags carried by messages; ``lost`` ones are never delivered.
 LOST = "lost"
@@ -274,7 +276,9 @@ class DeviceLayer:
         """Every message in the order it reaches the broker (lost ones included, marked)."""
         for s in self.states:
             if s.device.protocol == ZIGBEE:
-                self._push(self._message(s, ONLINE, self.start, retain=True), self.start)
+                # The bridge reports each device online as it hears from it after (re)starting.
+                at = self.start + self.rng.uniform(0.0, AVAILABILITY_SPREAD_S)
+                self._push(self._message(s, ONLINE, at, retain=True), at)
         out = self._out
         states = self.states
         zigbee = self._zigbee

@@ -174,26 +174,34 @@ async def run_live(
     client_id: str | None = None,
     stats: LiveStats | None = None,
     retain_availability: bool = True,
+    on_ready: Callable[[], None] | None = None,
+    start: datetime | None = None,
 ) -> LiveStats:
     """Publish the fleet's messages as they fall due on ``clock`` until ``stop`` is set (or
     ``duration_s`` of simulated time has passed). A ``SimClock`` without speed runs as fast as the
     broker acknowledges; with ``speed`` X it runs X times real time. Zigbee2MQTT availability is
-    retained, as Zigbee2MQTT does, unless ``retain_availability`` is False (tests on a shared broker)."""
+    retained, as Zigbee2MQTT does, unless ``retain_availability`` is False (tests on a shared broker).
+    ``on_ready`` is called once the fleet is built and the broker connected, as publishing starts."""
     the_scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
     if emergency_rate_multiplier != 1.0:
         the_scenario = the_scenario.scaled(emergency_rate_multiplier)
-    clock = clock or SimClock(RealClock().now(), speed=speed)
-    start = clock.now().timestamp()
+    # Without a clock, one is started once the fleet is built (100k homes take a minute to build).
+    begin = clock.now() if clock is not None else start or RealClock().now()
     stats = stats if stats is not None else LiveStats()
     fmts = {h.timezone: formatter(h.timezone) for h in fleet.households}
     tz_of = {h.id: h.timezone for h in fleet.households}
-    stream = FleetStream(fleet, scenario=the_scenario, start=start)
+    stream = FleetStream(fleet, scenario=the_scenario, start=begin.timestamp())
     publisher = Publisher(
         mqtt_url, protocol=protocol, client_id=client_id, username=username, password=password, window=window
     )
     await publisher.connect()
+    if clock is None:
+        clock = SimClock(begin, speed=speed)
+    t0 = begin.timestamp()
+    if on_ready is not None:
+        on_ready()
     began = time.perf_counter()
-    until = start + duration_s if duration_s is not None else None
+    until = t0 + duration_s if duration_s is not None else None
     truth_check = 0.0
     stopping = asyncio.ensure_future(stop.wait())
     # Publishing this little ahead of time is not worth a trip through the event loop.
@@ -241,7 +249,7 @@ async def run_live(
             if on_truth is not None:
                 on_truth(t)
         stats.acked = publisher.acked
-        stats.simulated_s = clock.now().timestamp() - start
+        stats.simulated_s = clock.now().timestamp() - t0
         stats.real_s = time.perf_counter() - began
         await publisher.close()
     return stats
