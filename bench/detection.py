@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKS = {"learned": ROOT / "rules" / "default.toml", "fixed": ROOT / "rules" / "baseline-fixed.toml"}
 HIGH = Severity.HIGH.rank
 HORIZON = timedelta(hours=24)
+CLOCK_TOLERANCE = timedelta(minutes=5)
 
 
 def _spec(home: RealHome) -> HouseholdSpec:
@@ -192,14 +193,18 @@ def _score(name: str, truth: list[dict[str, object]], findings: list[Finding], d
     for inc in truth:
         start = parse_ts(str(inc["start"]))
         end = parse_ts(str(inc["end"])) if inc.get("end") else start + timedelta(hours=24)
+        # Device clocks may run up to 5 min off (the contract's tolerance): an event stamped by a
+        # slow clock lands before the true start.
         match = [
             f
             for f in by_home[str(inc["household_id"])]
-            if start - timedelta(seconds=1) <= f.at <= max(end, start + timedelta(hours=24))
+            if start - CLOCK_TOLERANCE <= f.at <= max(end, start + timedelta(hours=24))
         ]
         match = [
             f for f in match if (f.severity.rank >= Severity.MEDIUM.rank or inc["kind"] == "device_dead")
         ]
+        if inc["kind"] == "button":
+            match = [f for f in match if f.rule.value == "button"]
         for f in match:
             used.add(id(f))
         per_kind[str(inc["kind"])].append((match[0].at - start).total_seconds() / 60 if match else None)

@@ -422,6 +422,11 @@ class Engine:
             self._leave(home, due, out)
         elif home.away > 0 and due == home.away_due and home.away_fired != home.away:
             home.away_fired = home.away
+            left = _local(home.tz, home.away)
+            limit, source = self.away_limit(home, p.part(left.hour * 60 + left.minute))
+            if due - home.away < limit - 1:
+                by = f"{p.return_by // 60:02d}:{p.return_by % 60:02d}"
+                limit, source = due - home.away, f"still out at {by}"
             out.append(
                 self._finding(
                     home,
@@ -432,6 +437,8 @@ class Engine:
                     {
                         "left_at": _iso(home.away),
                         "away_for_s": round(due - home.away),
+                        "threshold_s": round(limit),
+                        "threshold_source": source,
                         "door_id": home.leave_door,
                         "local_time": _local(home.tz, due).strftime("%H:%M"),
                     },
