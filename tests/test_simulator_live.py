@@ -8,17 +8,21 @@ import dataclasses
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
+from anju import cli
 from anju.clock import RealClock, SimClock
 from anju.context import Context
 from anju.ingest.ingestor import Ingestor
 from anju.simulator import build_fleet, load_scenario, register_fleet, run_live
 from anju.simulator.devices import Message
 from anju.simulator.fleet import ZIGBEE, Fleet
-from anju.store.db import transaction
+from anju.store.db import create_engine, session_factory, transaction
+from anju.store.migrate import upgrade
 from anju.store.models import DeadLetter, Device, Household, SensorEvent, UnknownDevice
 from conftest import make_settings
 
@@ -113,3 +117,32 @@ async def test_live_run_is_stored_by_the_ingestor_except_the_deliberately_malfor
     finally:
         await ingestor.stop()
         await ctx.close()
+
+
+def test_anju_simulate_registers_the_fleet_then_publishes_live(mqtt_url: str, tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'anju.db'}"
+    asyncio.run(upgrade(url))
+    prefix = f"c{uuid.uuid4().hex[:8]}-"
+    argv = ["simulate", "--mqtt", mqtt_url, "--households", "3", "--speed", "3600", "--duration", "3600"]
+    argv += ["--database-url", url, "--id-prefix", prefix, "--truth", str(tmp_path / "truth.jsonl")]
+    assert cli.main(argv) == 0
+    assert cli.main(argv) == 0  # a second run registers nothing new and publishes again
+
+    async def homes() -> list[str]:
+        engine = create_engine(url)
+        try:
+            async with session_factory(engine)() as session:
+                return list(
+                    await session.scalars(select(Household.id).where(Household.id.like(f"{prefix}%")))
+                )
+        finally:
+            await engine.dispose()
+
+    assert sorted(asyncio.run(homes())) == [f"{prefix}h0000{i}" for i in (1, 2, 3)]
+
+
+def test_anju_simulate_writes_the_three_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["simulate", "--out", str(tmp_path), "--households", "4", "--days", "1", "--seed", "3"]
+    assert cli.main([*argv, "--workers", "2"]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"events.csv", "truth.jsonl", "fleet.json"}
+    assert "events/s" in capsys.readouterr().out
