@@ -59,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--database-url", default=None, help="where to register the fleet (default ANJU_DATABASE_URL)"
     )
     live.add_argument("--no-register", action="store_true", help="do not register the fleet first")
+    live.add_argument(
+        "--no-retain",
+        action="store_true",
+        help="do not retain Zigbee2MQTT availability (benchmarks and tests on a shared broker)",
+    )
     live.add_argument("--duration", type=float, default=None, help="stop after this many simulated seconds")
     live.add_argument(
         "--measure",
@@ -165,6 +170,7 @@ async def _live(args: argparse.Namespace, fleet: Fleet) -> int:
             duration_s=args.duration,
             on_truth=on_truth,
             on_ready=ready,
+            retain_availability=not args.no_retain,
         )
     finally:
         if truth_file is not None:
