@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from anju import cli
 from anju.clock import RealClock, SimClock
 from anju.context import Context
+from anju.ingest.broker import EmbeddedBroker
 from anju.ingest.ingestor import Ingestor
 from anju.simulator import build_fleet, load_scenario, register_fleet, run_live
 from anju.simulator.devices import Message
@@ -147,3 +149,26 @@ def test_anju_simulate_writes_the_three_files(tmp_path: Path, capsys: pytest.Cap
     assert cli.main([*argv, "--workers", "2"]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"events.csv", "truth.jsonl", "fleet.json"}
     assert "events/s" in capsys.readouterr().out
+
+
+async def test_demo_fleet_publishes_to_the_embedded_broker_with_credentials() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = EmbeddedBroker(port=port, users={"sim": "sim-pw"})
+    await broker.start()
+    try:
+        stats = await run_live(
+            build_fleet(8, seed=1),
+            mqtt_url=broker.url,
+            clock=SimClock(_morning()),
+            stop=asyncio.Event(),
+            protocol="v311",
+            username="sim",
+            password="sim-pw",
+            scenario="demo",
+            duration_s=2 * 3600,
+        )
+    finally:
+        await broker.stop()
+    assert stats.published > 100 and stats.acked == stats.published
