@@ -37,6 +37,7 @@ from anju.simulator.devices import (
 from anju.simulator.files import write_files
 from anju.simulator.fleet import KIT, ZIGBEE, Fleet
 from anju.simulator.household import HouseholdSim
+from anju.simulator.live import FleetStream
 from anju.simulator.routine import MOTION, PIR_BLIND_S
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -460,3 +461,21 @@ def test_residents_differ_by_persona_weekend_and_night() -> None:
     )
     assert night_bathroom > 0
     assert statistics.mean(wake_weekend) > statistics.mean(wake_weekday)
+
+
+def test_live_and_file_modes_draw_the_same_messages() -> None:
+    fleet = build_fleet(6, seed=12)
+    scenario = load_scenario("default").scaled(20.0)
+    until = START + 86400
+    live = FleetStream(fleet, scenario=scenario, start=START)
+    from_live = []
+    while (due := live.peek()) is not None and due < until:
+        m = live.pop()
+        from_live.append((m.publish_t, m.device.id, m.event, m.seq, m.fault))
+    from_files = sorted(
+        (m.publish_t, m.device.id, m.event, m.seq, m.fault)
+        for m in _messages(fleet, scenario, 2)
+        if m.publish_t < until
+    )
+    assert len(from_live) > 1000
+    assert from_live == from_files
