@@ -109,7 +109,7 @@ async def test_a_timer_pending_across_a_restart_fires_once_right_after_the_resta
     pg_url: str, mqtt_url: str
 ) -> None:
     """A door opened before a restart and left open: door_left_open fires once, after the restart."""
-    start = datetime.now(UTC).replace(microsecond=0)
+    start = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai: daytime, no night rules
     clock = SimClock(start)
     settings = make_settings(pg_url, mqtt_url=mqtt_url, mqtt_session_expiry_s=60, ingest_batch_wait_ms=10)
     client_id = f"test-restart-{uid()}"
@@ -144,8 +144,10 @@ async def test_a_timer_pending_across_a_restart_fires_once_right_after_the_resta
             async with ctx.db() as session:
                 return await session.get(EngineSnapshot, hid) is not None
 
-        await eventually(snapshot_has_door, within_s=5.0)
-        await service.stop()
+        try:
+            await eventually(snapshot_has_door, within_s=5.0)
+        finally:
+            await service.stop()
         assert await door_alerts(ctx) == 0
     finally:
         await ctx.close()
@@ -157,14 +159,18 @@ async def test_a_timer_pending_across_a_restart_fires_once_right_after_the_resta
         try:
             service = Service(ctx, MqttTarget(url=mqtt_url, client_id=client_id), serve_http=False)
             await service.start()
-            assert await door_alerts(ctx) == 1
-            async with ctx.db() as session:
-                alert = await session.scalar(select(Alert).where(Alert.household_id == hid))
-                assert alert is not None
-                assert alert.at - start <= timedelta(minutes=21), "fired at its due time, not late"
-                incident = await session.scalar(select(Incident).where(Incident.household_id == hid))
-                assert incident is not None and incident.rule == "door_left_open"
-            await service.stop()
+            try:
+                assert await door_alerts(ctx) == 1
+                async with ctx.db() as session:
+                    alert = await session.scalar(
+                        select(Alert).where(Alert.household_id == hid, Alert.rule == "door_left_open")
+                    )
+                    assert alert is not None
+                    assert alert.at - start <= timedelta(minutes=21), "fired at its due time, not late"
+                    incident = await session.get(Incident, alert.incident_id)
+                    assert incident is not None and incident.state == "open"
+            finally:
+                await service.stop()
         finally:
             await ctx.close()
         clock.advance(60)
