@@ -172,3 +172,34 @@ async def test_demo_fleet_publishes_to_the_embedded_broker_with_credentials() ->
     finally:
         await broker.stop()
     assert stats.published > 100 and stats.acked == stats.published
+
+
+async def test_live_run_carries_on_after_the_broker_restarts() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    broker = EmbeddedBroker(port=port, users={"sim": "sim-pw"})
+    await broker.start()
+    run = asyncio.create_task(
+        run_live(
+            build_fleet(20, seed=2, mix="kit_only"),
+            mqtt_url=broker.url,
+            clock=SimClock(_morning(), speed=900.0),
+            speed=900.0,
+            stop=asyncio.Event(),
+            username="sim",
+            password="sim-pw",
+            duration_s=1.5 * 3600,
+        )
+    )
+    try:
+        await asyncio.sleep(1.5)
+        await broker.stop()
+        await asyncio.sleep(1.0)
+        broker = EmbeddedBroker(port=port, users={"sim": "sim-pw"})
+        await broker.start()
+        stats = await asyncio.wait_for(run, 60)
+    finally:
+        await broker.stop()
+    # The publisher reconnected by itself and every message was acknowledged in the end.
+    assert stats.published > 300 and stats.acked == stats.published
