@@ -17,6 +17,7 @@ import pytest
 from anju.clock import parse_ts
 from anju.config import PROJECT_ROOT
 from anju.domain import DeviceKind, Protocol
+from anju.errors import ConfigError
 from anju.ingest.decode import DeadLetterRecord, Decoder, DeviceInfo, StoredEvent
 from anju.ingest.profiles import load_profiles
 from anju.simulator import build_fleet, load_scenario
@@ -479,3 +480,16 @@ def test_live_and_file_modes_draw_the_same_messages() -> None:
     )
     assert len(from_live) > 1000
     assert from_live == from_files
+
+
+def test_a_mistake_in_the_simulator_toml_is_refused_with_its_place(tmp_path: Path) -> None:
+    for name in ("personas.toml", "fleet.toml", "scenarios.toml"):
+        (tmp_path / name).write_text((PROJECT_ROOT / "simulator" / name).read_text(encoding="utf-8"))
+    with open(tmp_path / "personas.toml", "a", encoding="utf-8") as f:
+        f.write("\n[personas.typo]\nwake_at = 7\n")
+    with pytest.raises(ConfigError, match=r"personas\.typo.*wake_at"):
+        build_fleet(3, seed=1, simulator_dir=tmp_path)
+    with pytest.raises(ConfigError, match="no scenario 'nope'"):
+        load_scenario("nope")
+    with pytest.raises(ConfigError, match="no fleet mix 'nope'"):
+        build_fleet(3, seed=1, mix="nope")

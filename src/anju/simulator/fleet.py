@@ -156,9 +156,12 @@ def build_fleet(
     personas = load_personas(**kw)
     layouts = load_layouts(**kw)
     profiles = load_profiles(sensors_dir) if sensors_dir is not None else load_profiles()
-    for name in (*the_mix.personas, *the_mix.layouts):
-        if name not in personas and name not in layouts:
-            raise ConfigError(f"mix {the_mix.name!r} names {name!r}, which is neither a persona nor a layout")
+    for name in the_mix.personas:
+        if name not in personas:
+            raise ConfigError(f"mix {the_mix.name!r} names persona {name!r}, which personas.toml lacks")
+    for name in the_mix.layouts:
+        if name not in layouts:
+            raise ConfigError(f"mix {the_mix.name!r} names layout {name!r}, which fleet.toml lacks")
     rng = random.Random(f"fleet:{seed}")
     homes = []
     for i in range(households):

@@ -27,6 +27,8 @@ from anju.store.models import Device, Household
 log = logging.getLogger(__name__)
 
 _EARLY_REAL_S = 0.005
+#: Malformed messages kept in the stats for inspection (a long run sends many).
+_KEEP_MALFORMED = 10_000
 
 
 @dataclass
@@ -229,7 +231,8 @@ async def run_live(
             payload = msg.payload(fmts[tz_of[msg.household_id]])
             if msg.malformed:
                 stats.malformed += 1
-                stats.malformed_messages.append((msg.topic, payload))
+                if len(stats.malformed_messages) < _KEEP_MALFORMED:
+                    stats.malformed_messages.append((msg.topic, payload))
             await publisher.publish(msg.topic, payload, retain=msg.retain and retain_availability)
             stats.published += 1
             lag = max(0.0, now - due)
