@@ -41,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--emergency-multiplier", type=float, default=1.0, help="scale every emergency rate")
     parser.add_argument("--id-prefix", default="", help="prefix for household and device ids (e.g. bench-)")
+    parser.add_argument("--timezone", default=None, help="the households' time zone (default: the mix's)")
     files = parser.add_argument_group("file mode")
     files.add_argument("--days", type=float, default=7.0, help="simulated days (default 7)")
     parser.add_argument(
@@ -80,14 +81,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.households < 1:
         raise ConfigError("--households must be at least 1")
-    fleet = build_fleet(args.households, args.seed, args.mix, id_prefix=args.id_prefix)
+    fleet = build_fleet(
+        args.households, args.seed, args.mix, id_prefix=args.id_prefix, timezone=args.timezone
+    )
     if args.out is not None:
         return _files(args, fleet)
     return asyncio.run(_live(args, fleet))
 
 
 def _start(args: argparse.Namespace, default: str) -> datetime:
-    tz = ZoneInfo(load_mix(args.mix).timezone)
+    tz = ZoneInfo(args.timezone or load_mix(args.mix).timezone)
     text = args.start or default
     try:
         start = datetime.fromisoformat(text)

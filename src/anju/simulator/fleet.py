@@ -7,6 +7,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from anju.errors import ConfigError
 from anju.simulator.catalog import (
@@ -147,8 +148,9 @@ def build_fleet(
     id_prefix: str = "",
     simulator_dir: Path | None = None,
     sensors_dir: Path | None = None,
+    timezone: str | None = None,
 ) -> Fleet:
-    """The same ``seed`` always gives the same fleet."""
+    """The same ``seed`` always gives the same fleet; ``timezone`` overrides the mix's."""
     if households < 0:
         raise ConfigError("households must be zero or more")
     kw = {} if simulator_dir is None else {"directory": simulator_dir}
@@ -162,6 +164,11 @@ def build_fleet(
     for name in the_mix.layouts:
         if name not in layouts:
             raise ConfigError(f"mix {the_mix.name!r} names layout {name!r}, which fleet.toml lacks")
+    zone = timezone or the_mix.timezone
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigError(f"unknown time zone {zone!r}") from err
     rng = random.Random(f"fleet:{seed}")
     homes = []
     for i in range(households):
@@ -197,7 +204,7 @@ def build_fleet(
                 id=hid,
                 index=i,
                 name=f"{surname}家 / {surname} household {i + 1}",
-                timezone=the_mix.timezone,
+                timezone=zone,
                 persona=persona,
                 layout=layout,
                 protocol=protocol,
