@@ -118,22 +118,53 @@ async def register_fleet(session: AsyncSession, fleet: Fleet, now: datetime) -> 
 class FleetStream:
     """All households' messages merged in the order they reach the broker."""
 
-    def __init__(self, fleet: Fleet, *, scenario: Scenario, start: float, seed: int | None = None) -> None:
-        seed = fleet.seed if seed is None else seed
+    def __init__(
+        self,
+        fleet: Fleet,
+        *,
+        scenario: Scenario,
+        start: float,
+        seed: int | None = None,
+        build: bool = True,
+    ) -> None:
+        self.seed = fleet.seed if seed is None else seed
+        self.fleet = fleet
+        self.scenario = scenario
+        self.start = start
         self.sims: list[HouseholdSim] = []
         self._streams: list[Iterator[Message]] = []
         self._heap: list[tuple[float, int, Message]] = []
         self._truth_seen = [0] * len(fleet.households)
-        for i, h in enumerate(fleet.households):
-            sim = HouseholdSim(h, seed=seed, scenario=scenario, start=start)
-            layer = DeviceLayer(h, seed=seed, faults=scenario.faults, start=start)
+        if build:
+            for _ in self.build():
+                pass
+
+    def build(self, step: int = 500) -> Iterator[int]:
+        """Start every household's stream; yields after each ``step`` homes (how many are done),
+        so a caller on an event loop can let others run while 100k homes are set up."""
+        for i, h in enumerate(self.fleet.households[len(self.sims) :], start=len(self.sims)):
+            sim = HouseholdSim(h, seed=self.seed, scenario=self.scenario, start=self.start)
+            layer = DeviceLayer(h, seed=self.seed, faults=self.scenario.faults, start=self.start)
             self.sims.append(sim)
             stream = layer.messages(sim.events())
             self._streams.append(stream)
             first = next(stream, None)
             if first is not None:
-                self._heap.append((first.publish_t, i, first))
-        heapq.heapify(self._heap)
+                heapq.heappush(self._heap, (first.publish_t, i, first))
+            if (i + 1) % step == 0:
+                yield i + 1
+
+    @classmethod
+    async def create(
+        cls, fleet: Fleet, *, scenario: Scenario, start: float, stop: asyncio.Event
+    ) -> FleetStream:
+        """Build without holding the event loop for long; stops early when ``stop`` is set."""
+        self = cls(fleet, scenario=scenario, start=start, build=False)
+        for _ in self.build():
+            await asyncio.sleep(0)
+            if stop.is_set():
+                break
+        return self
 
     def peek(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -192,7 +223,7 @@ async def run_live(
     stats = stats if stats is not None else LiveStats()
     fmts = {h.timezone: formatter(h.timezone) for h in fleet.households}
     tz_of = {h.id: h.timezone for h in fleet.households}
-    stream = FleetStream(fleet, scenario=the_scenario, start=begin.timestamp())
+    stream = await FleetStream.create(fleet, scenario=the_scenario, start=begin.timestamp(), stop=stop)
     publisher = Publisher(
         mqtt_url, protocol=protocol, client_id=client_id, username=username, password=password, window=window
     )
