@@ -17,8 +17,10 @@ from anju.api.routes import (
     imports,
     incidents,
     ingest,
+    policies,
     reports,
     stream,
+    users,
     webhooks,
 )
 from anju.console.views import STATIC_DIR
@@ -33,6 +35,8 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Anju 安居", version=__version__, openapi_url="/openapi.json")
     app.state.ctx = ctx
     for module in (auth, imports, households, devices, events, incidents, ingest, reports, audit, stream):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (users, policies):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(webhooks.router)
     app.include_router(health.router)
