@@ -267,8 +267,25 @@ async def apply_report(
         row.provider = row.provider or "twilio"
     if RANK[row.status] >= RANK[status]:
         return row
+    previous = row.status
     row.status = status.value
     count(ctx, row.channel, status.value)
+    await audit.record(
+        session,
+        at=now,
+        actor=row.provider or SYSTEM,
+        action="notification.status",
+        entity="notification",
+        entity_id=row.id,
+        content={
+            "incident_id": row.incident_id,
+            "channel": row.channel,
+            "from": previous,
+            "to": status.value,
+            "provider_id": row.provider_id,
+            "error": error,
+        },
+    )
     if status.value in AWAITING_REPORT and was_unsent:
         # Now waiting for the final report (a pending retry time is no deadline).
         row.next_attempt_at = now + policy.report_timeout(channel)
