@@ -313,3 +313,20 @@ async def test_a_responder_created_with_a_contact_sees_the_incident_dispatched_t
             response = await http.post(f"{url}/transitions", json=move, headers=op_headers)
             assert response.status_code == 200, response.text
         assert (await http.get(url, headers=bearer(token))).status_code == 200
+
+
+async def test_deactivating_an_operator_names_the_active_incidents_they_own_for_hand_over(
+    lite: Context,
+) -> None:
+    _, http = await _admin(lite)
+    household = await add_household(lite)
+    incident_id = await open_incident(lite, household.id)
+    operator, op_headers = await add_user(lite, Role.OPERATOR)
+    async with http:
+        ack = await http.post(
+            f"/api/v1/incidents/{incident_id}/transitions", json={"to": "acknowledged"}, headers=op_headers
+        )
+        assert ack.status_code == 200 and ack.json()["owner_id"] == operator.id, ack.text
+        response = await http.patch(f"/api/v1/users/{operator.id}", json={"active": False})
+    assert response.status_code == 200, response.text
+    assert response.json()["owned_active_incidents"] == [incident_id]

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from anju import accounts
 from anju.api.deps import Admin, CtxDep, SessionDep
 from anju.api.schemas import Language, PageOf, Phone, Schema
-from anju.domain import Role
+from anju.domain import ACTIVE_STATES, Role
 from anju.errors import NotFound
-from anju.store.models import User
+from anju.store.models import Incident, User
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -39,6 +39,12 @@ class UserAdminRead(Schema):
     contact_id: int | None
     active: bool
     created_at: datetime
+
+
+class UserEditRead(UserAdminRead):
+    #: Incidents this user owns that are still active: after a deactivation or a role change they
+    #: need a hand-over (``POST /incidents/{id}/owner``), or nobody may move them on but an admin.
+    owned_active_incidents: list[int]
 
 
 class UserCreate(Schema):
@@ -139,10 +145,10 @@ async def get_user(session: SessionDep, _admin: Admin, user_id: int) -> UserAdmi
     return UserAdminRead.model_validate(user)
 
 
-@router.patch("/{user_id}", response_model=UserAdminRead)
+@router.patch("/{user_id}", response_model=UserEditRead)
 async def update_user(
     ctx: CtxDep, session: SessionDep, admin: Admin, user_id: int, body: UserUpdate
-) -> UserAdminRead:
+) -> UserEditRead:
     """Change the fields sent (admins). Leaving no active admin is 409; ``active: false`` deactivates."""
     sent: dict[str, Any] = body.model_dump(exclude_unset=True)
     password = sent.pop("password", None)
@@ -158,4 +164,11 @@ async def update_user(
         )
     except ValueError as err:
         raise _unprocessable(err) from err
-    return UserAdminRead.model_validate(user)
+    owned = await session.scalars(
+        select(Incident.id)
+        .where(Incident.owner_id == user.id, Incident.state.in_([s.value for s in ACTIVE_STATES]))
+        .order_by(Incident.id)
+    )
+    return UserEditRead.model_validate(
+        {**UserAdminRead.model_validate(user).model_dump(), "owned_active_incidents": list(owned)}
+    )
