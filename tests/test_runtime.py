@@ -1,0 +1,116 @@
+"""The runtime's pipeline: engine findings become alerts and incidents; device health marks homes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from anju.clock import SimClock
+from anju.context import Context
+from anju.domain import DeviceKind, EventName
+from anju.engine.core import Engine
+from anju.engine.model import Observation
+from anju.engine.pack import load_pack
+from anju.runtime import Pipeline
+from anju.store.db import transaction
+from anju.store.models import Alert, Device, Household, Incident
+from conftest import make_settings
+
+START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+
+
+@pytest.fixture
+async def pipeline(db_url: str) -> AsyncIterator[tuple[Context, Pipeline, SimClock]]:
+    clock = SimClock(START)
+    ctx = Context.create(make_settings(db_url), clock=clock)
+    async with transaction(ctx.db) as session:
+        session.add(Household(id="h-1", name="王奶奶家", created_at=START, updated_at=START))
+        await session.flush()
+        for device_id, kind, heartbeat in (
+            ("pir-1", "pir", 600),
+            ("door-1", "door", 600),
+            ("btn-1", "button", None),
+        ):
+            session.add(
+                Device(
+                    id=device_id,
+                    household_id="h-1",
+                    type=kind,
+                    location="",
+                    protocol="anju-v1",
+                    profile=f"anju-{kind}",
+                    heartbeat_s=heartbeat,
+                    created_at=START,
+                )
+            )
+    pipe = Pipeline(ctx, Engine(load_pack(ctx.settings.rules_dir / "default.toml")))
+    assert await pipe.configure_from_db() == 1
+    try:
+        yield ctx, pipe, clock
+    finally:
+        await ctx.close()
+
+
+def obs(device_id: str, kind: DeviceKind, event: EventName, at: datetime) -> Observation:
+    return Observation(household_id="h-1", device_id=device_id, kind=kind, event=event, at=at, battery=90)
+
+
+async def feed(ctx: Context, pipe: Pipeline, *observations: Observation) -> None:
+    async with transaction(ctx.db) as session:
+        await pipe.on_stored(session, list(observations))
+
+
+async def degraded(ctx: Context) -> bool:
+    async with ctx.db() as session:
+        home = await session.get(Household, "h-1")
+        assert home is not None
+        return home.monitoring_degraded
+
+
+async def test_a_silent_sensor_marks_monitoring_degraded_until_it_speaks_again(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, clock = pipeline
+    await feed(
+        ctx,
+        pipe,
+        obs("pir-1", DeviceKind.PIR, EventName.HEARTBEAT, START),
+        obs("door-1", DeviceKind.DOOR, EventName.HEARTBEAT, START),
+        obs("pir-1", DeviceKind.PIR, EventName.MOTION, START),
+    )
+    assert not await degraded(ctx)
+
+    # The door keeps its heartbeat; the PIR falls silent for more than two intervals.
+    for minutes in (10, 20, 30):
+        at = START + timedelta(minutes=minutes)
+        clock.set(at)
+        await feed(ctx, pipe, obs("door-1", DeviceKind.DOOR, EventName.HEARTBEAT, at))
+        await pipe.tick()
+    assert await degraded(ctx)
+    async with ctx.db() as session:
+        alerts = (await session.scalars(select(Alert).where(Alert.rule == "device_offline"))).all()
+    assert [(a.device_id, a.severity, a.incident_id) for a in alerts] == [("pir-1", "low", None)]
+
+    clock.set(START + timedelta(minutes=31))
+    await feed(ctx, pipe, obs("pir-1", DeviceKind.PIR, EventName.HEARTBEAT, clock.now()))
+    assert not await degraded(ctx)
+
+
+async def test_a_button_press_opens_one_critical_incident_and_a_replay_raises_nothing_twice(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, _clock = pipeline
+    press = obs("btn-1", DeviceKind.BUTTON, EventName.PRESS, START)
+    await feed(ctx, pipe, press)
+    # A second engine fed the same press (a restart replaying stored events) raises the same key.
+    other = Pipeline(ctx, Engine(load_pack(ctx.settings.rules_dir / "default.toml")))
+    await other.configure_from_db()
+    await feed(ctx, other, press)
+    async with ctx.db() as session:
+        alerts = (await session.scalars(select(Alert))).all()
+        incidents = (await session.scalars(select(Incident))).all()
+    assert [(a.rule, a.severity) for a in alerts] == [("button", "critical")]
+    assert [(i.state, i.severity, i.rule) for i in incidents] == [("open", "critical", "button")]
