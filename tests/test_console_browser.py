@@ -13,19 +13,23 @@ from playwright.async_api import Browser, Page, expect
 from anju.domain import Role
 from browser.harness import (
     PASSWORD,
+    LiveServer,
     add_home,
     add_user,
     chromium,
     fresh_database,
+    incident_of,
     incident_state,
     live_server,
+    live_service,
     migrated_template,
     new_page,
     press_button,
+    press_button_over_mqtt,
     shoot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.mqtt, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -40,8 +44,16 @@ async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The app alone, for pages whose incidents are raised directly."""
     async with live_server(fresh_database(template, tmp_path)) as srv:
+        yield srv
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def runtime(template: Path, tmp_path: Path, mqtt_url: str) -> AsyncIterator[LiveServer]:
+    """The whole runtime (``anju run``) on the real Mosquitto: presses arrive over MQTT."""
+    async with live_service(fresh_database(template, tmp_path), mqtt_url) as srv:
         yield srv
 
 
@@ -53,12 +65,14 @@ async def sign_in(page: Page, username: str, *, password: str = PASSWORD) -> Non
     await page.click("button[type=submit]")
 
 
-async def test_operator_signs_in_and_a_button_press_appears_live_with_a_chime(
-    browser: Browser, server
-) -> None:  # type: ignore[no-untyped-def]
-    await add_user(server.ctx, "op-live", Role.OPERATOR)
-    home = await add_home(server.ctx)
-    context, page = await new_page(browser, server.base_url)
+async def test_operator_signs_in_and_a_button_press_over_mqtt_appears_live_with_a_chime(
+    browser: Browser,
+    runtime: LiveServer,
+    mqtt_url: str,
+) -> None:
+    await add_user(runtime.ctx, "op-live", Role.OPERATOR)
+    home = await add_home(runtime.ctx)
+    context, page = await new_page(browser, runtime.base_url)
     await page.goto("/")
     assert "/login" in page.url
     await shoot(page, "01-login")
@@ -70,17 +84,24 @@ async def test_operator_signs_in_and_a_button_press_appears_live_with_a_chime(
     await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     await expect(page.locator("#queue-empty")).to_be_visible()
     await page.click("#enable-alerts")
+    loads = await page.evaluate("performance.getEntriesByType('navigation').length")
 
-    incident_id = await press_button(server.ctx, home)
+    # The kit's button, pressed: MQTT → ingest → rule engine → dispatch → the page, no reload.
+    await press_button_over_mqtt(runtime.ctx, home, mqtt_url)
 
-    row = page.locator(f'#queue-active tr[data-id="{incident_id}"]')
-    await expect(row).to_be_visible(timeout=3000)
+    row = page.locator("#queue-active tbody tr").first
+    await expect(row).to_be_visible(timeout=5000)
+    incident = await incident_of(runtime.ctx, home)
+    assert incident is not None and incident.rule == "button" and incident.severity == "critical"
+    await expect(row).to_have_attribute("data-id", str(incident.id))
     await expect(row).to_contain_text("王秀英")
     await expect(row).to_contain_text("紧急按钮")
     await expect(row).to_contain_text("待响应")
     await expect(row.locator("td.countdown")).to_have_text(re.compile(r"^\d+秒$"))
-    assert await page.evaluate("window.anjuChimes") == 1
-    assert await page.evaluate("window.anjuAnnounced") == [incident_id]
+    assert await page.evaluate("performance.getEntriesByType('navigation').length") == loads
+    await page.wait_for_function("window.anjuChimes === 1")
+    assert await page.evaluate("window.anjuAnnounced") == [incident.id]
+    assert await page.evaluate("window.anjuNotified") == [incident.id]
     await shoot(page, "02-queue-live-critical")
 
     # Keyboard: select the row, acknowledge it with "a".
@@ -89,7 +110,49 @@ async def test_operator_signs_in_and_a_button_press_appears_live_with_a_chime(
     await page.keyboard.press("a")
     await expect(row).to_contain_text("已接警")
     await expect(row).to_contain_text("值班员小李")
-    assert (await incident_state(server.ctx, incident_id)).state == "acknowledged"
+    assert (await incident_state(runtime.ctx, incident.id)).state == "acknowledged"
+    await context.close()
+
+
+async def test_a_new_critical_incident_chimes_and_notifies_on_an_incident_page_too(
+    browser: Browser,
+    runtime: LiveServer,
+    mqtt_url: str,
+) -> None:
+    await add_user(runtime.ctx, "op-watch", Role.OPERATOR)
+    first = await add_home(runtime.ctx)
+    second = await add_home(runtime.ctx, name="赵桂兰", area="湖南路街道")
+    context, page = await new_page(browser, runtime.base_url)
+    await sign_in(page, "op-watch")
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    await press_button_over_mqtt(runtime.ctx, first, mqtt_url)
+    row = page.locator("#queue-active tbody tr").first
+    await expect(row).to_be_visible(timeout=5000)
+    await page.keyboard.press("j")
+    await page.keyboard.press("a")
+    await expect(row).to_contain_text("已接警")
+    await page.click("#queue-active a.incident-link")
+    await expect(page).to_have_url(re.compile(r"/incidents/\d+$"))
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    assert await page.evaluate("window.anjuChimes || 0") == 0
+    loads = await page.evaluate("performance.getEntriesByType('navigation').length")
+
+    await press_button_over_mqtt(runtime.ctx, second, mqtt_url)
+
+    banner = page.locator("#new-critical")
+    await expect(banner).to_be_visible(timeout=5000)
+    await expect(banner).to_contain_text("赵桂兰")
+    await expect(banner).to_contain_text("紧急按钮")
+    incident = await incident_of(runtime.ctx, second)
+    assert incident is not None and incident.severity == "critical"
+    await page.wait_for_function("window.anjuChimes === 1")
+    assert await page.evaluate("window.anjuNotified") == [incident.id]
+    assert await page.evaluate("performance.getEntriesByType('navigation').length") == loads
+    await shoot(page, "16-incident-new-critical")
+    async with page.expect_navigation():
+        await banner.locator(f'a[data-incident-id="{incident.id}"]').click()
+    await expect(page).to_have_url(re.compile(rf"/incidents/{incident.id}$"))
+    await expect(page.locator("#incident-state")).to_have_attribute("data-state", "open")
     await context.close()
 
 
@@ -178,18 +241,18 @@ async def test_language_switch_turns_every_page_english_and_sticks(browser: Brow
     await expect(row).to_contain_text("alarm button")
     await expect(row).to_contain_text("critical")
     await expect(page.locator("#queue-empty")).to_have_text("No active incidents.")
-    await shoot(page, "06-queue-english")
     pages = {
-        "/": "Live queue",
-        f"/incidents/{incident_id}": f"Incident #{incident_id}",
-        "/households": "Households",
-        f"/households/{home.household_id}": "王秀英",
-        "/devices": "Installers' work list",
-        "/reports": "Service-level report",
+        "/": ("Live queue", "en-queue"),
+        f"/incidents/{incident_id}": (f"Incident #{incident_id}", "en-incident"),
+        "/households": ("Households", "en-households"),
+        f"/households/{home.household_id}": ("王秀英", "en-household"),
+        "/devices": ("Installers' work list", "en-devices"),
+        "/reports": ("Service-level report", "en-reports"),
     }
-    for path, heading in pages.items():
+    for path, (heading, shot) in pages.items():
         await page.goto(path)  # no ?lang=: the choice is remembered in a cookie
         await expect(page.locator("h1").first).to_contain_text(heading)
+        await shoot(page, shot)
         text = await page.locator("body").inner_text()
         # No catalog key leaks through, and no Chinese interface word is left (data may be Chinese).
         assert not re.search(r"\b(?:nav|col|queue|state|rule|household|devices|reports)\.[a-z_]+\b", text), (
@@ -197,7 +260,6 @@ async def test_language_switch_turns_every_page_english_and_sticks(browser: Brow
         )
         for word in ("值班队列", "住户", "设备", "报表", "状态", "级别"):
             assert word not in text.replace("王秀英", ""), (path, word)
-    await shoot(page, "07-reports-english")
     await page.click('[data-lang-switch="zh-CN"]')
     await expect(page.locator("h1").first).to_have_text("服务质量报表")
     await context.close()
@@ -273,6 +335,9 @@ async def test_responder_link_opens_a_phone_page_for_that_incident_only(browser:
     )
     await page.goto(expired)
     await expect(page.locator("h1")).to_contain_text("链接已过期")
+    await page.goto(link + "?lang=en")
+    await expect(page.locator("h1")).to_have_text("On-site response")
+    await shoot(page, "en-responder")
     await context.close()
 
 
@@ -407,4 +472,67 @@ async def test_admin_imports_households_all_or_nothing_from_the_reports_page(
     await expect(result.locator(".flash-ok")).to_contain_text("已导入 1 户，1 位老人，2 位联系人")
     await page.goto("/households/h-imp-1")
     await expect(page.locator(".household-card")).to_contain_text("邻居老吴")
+    await context.close()
+
+
+async def test_supervisor_hands_an_incident_over_to_another_operator_from_its_page(
+    browser: Browser, server: LiveServer
+) -> None:
+    from anju.dispatch import service
+    from anju.domain import IncidentState
+    from anju.store.db import transaction
+    from anju.store.models import User
+
+    owner_id = await add_user(server.ctx, "op-morning", Role.OPERATOR, display_name="早班小李")
+    next_id = await add_user(server.ctx, "op-evening", Role.OPERATOR, display_name="晚班小王")
+    await add_user(server.ctx, "sup-hand", Role.SUPERVISOR)
+    home = await add_home(server.ctx, events=False)
+    incident_id = await press_button(server.ctx, home)
+    async with transaction(server.ctx.db) as session:
+        owner = await session.get(User, owner_id)
+        await service.transition(
+            session,
+            incident_id,
+            to=IncidentState.ACKNOWLEDGED,
+            actor="op-morning",
+            now=server.ctx.clock.now(),
+            user=owner,
+        )
+
+    context, page = await new_page(browser, server.base_url)
+    await sign_in(page, "sup-hand")
+    await page.goto(f"/incidents/{incident_id}")
+    await expect(page.locator("#incident-owner")).to_have_text("早班小李")
+    await expect(page.locator("button.transition")).to_have_count(0)  # supervisors do not move states
+    picker = page.locator("#handover-user option")
+    await expect(picker.filter(has_text="晚班小王")).to_have_count(1)
+    await expect(picker.filter(has_text="早班小李")).to_have_count(0)  # the owner already has it
+    await page.click("#hand-over")
+    await expect(page.locator("#action-error")).to_have_text("请选择接手的值班员。")
+    await page.select_option("#handover-user", str(next_id))
+    await page.fill("#handover-note", "早班下班，家属电话已打过一次")
+    async with page.expect_navigation():
+        await page.click("#hand-over")
+    await expect(page.locator("#incident-owner")).to_have_text("晚班小王")
+    entry = page.locator("#timeline li").filter(has_text="移交负责人")
+    await expect(entry).to_contain_text("op-evening")
+    await expect(entry).to_contain_text("早班下班，家属电话已打过一次")
+    await expect(entry).to_contain_text("sup-hand")
+    await shoot(page, "15-incident-handover")
+    assert (await incident_state(server.ctx, incident_id)).owner_id == next_id
+    await context.close()
+
+    # The new owner now has the buttons; the former one has none and cannot hand it over again.
+    context, page = await new_page(browser, server.base_url)
+    await sign_in(page, "op-evening")
+    await page.goto(f"/incidents/{incident_id}")
+    await expect(page.locator('button.transition[data-to="dispatched"]')).to_have_count(1)
+    await expect(page.locator("#handover")).to_have_count(1)
+    await context.close()
+    context, page = await new_page(browser, server.base_url)
+    await sign_in(page, "op-morning")
+    await page.goto(f"/incidents/{incident_id}")
+    await expect(page.locator("#incident-state")).to_have_attribute("data-state", "acknowledged")
+    await expect(page.locator('button.transition[data-to="dispatched"]')).to_have_count(0)
+    await expect(page.locator("#handover")).to_have_count(0)
     await context.close()

@@ -1,8 +1,14 @@
-"""A live Anju (uvicorn in this event loop) on a migrated SQLite file, Debian's Chromium, and seed data."""
+"""A live Anju in this event loop on a migrated SQLite file, Debian's Chromium, and seed data.
+
+``live_server`` serves the app alone (uvicorn); ``live_service`` runs the whole runtime — ingest from
+the real Mosquitto, rule engine, dispatch, escalation and outbox — as ``anju run`` does, so a test can
+press a button over MQTT and watch the incident arrive in the browser.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import uuid
@@ -19,11 +25,13 @@ from sqlalchemy import select
 
 from anju.accounts import create_user
 from anju.api.app import create_app
+from anju.clock import isoformat
 from anju.config import load_settings
 from anju.context import Context
 from anju.dispatch import service
 from anju.domain import Role, Rule, Severity
 from anju.engine.model import Finding
+from anju.runtime import MqttTarget, Service
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import Contact, Device, Household, Incident, Resident, SensorEvent
@@ -39,6 +47,7 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "console-test-password"
 SECRET = "console-test-secret-0123456789abcdef"
+DISPLAY_NAMES = {"operator": "值班员小李", "supervisor": "主管老周", "admin": "管理员"}
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
 
@@ -66,7 +75,8 @@ class LiveServer:
     ctx: Context
     base_url: str
     server: uvicorn.Server
-    task: asyncio.Task[None]
+    task: asyncio.Task[None] | None = None
+    service: Service | None = None
 
 
 @asynccontextmanager
@@ -106,6 +116,41 @@ async def live_server(database_url: str, **settings: Any) -> AsyncIterator[LiveS
 
 
 @asynccontextmanager
+async def live_service(database_url: str, mqtt_url: str, **settings: Any) -> AsyncIterator[LiveServer]:
+    """The real runtime (``anju run``) on the shared Mosquitto, serving the app over HTTP."""
+    port = free_port()
+    ctx = Context.create(
+        load_settings(
+            database_url=database_url,
+            secret_key=SECRET,
+            http_port=port,
+            public_url=f"http://127.0.0.1:{port}",
+            mqtt_url=mqtt_url,
+            # A test's broker session must not outlive it on the shared broker.
+            mqtt_session_expiry_s=5,
+            ingest_batch_wait_ms=10,
+            **settings,
+        )
+    )
+    service = Service(ctx, MqttTarget(url=mqtt_url, client_id=f"console-test-{uuid.uuid4().hex[:10]}"))
+    try:
+        await service.start()
+        assert service.ingestor is not None
+        await asyncio.wait_for(service.ingestor.connected.wait(), 10)
+        for _ in range(250):
+            if service.http is not None and service.http.started:
+                break
+            await asyncio.sleep(0.02)
+        assert service.http is not None and service.http.started, "the runtime's HTTP server did not start"
+        # A browser left connected by a failed test keeps an event stream open: do not wait on it long.
+        service.http.config.timeout_graceful_shutdown = 1
+        yield LiveServer(ctx, f"http://127.0.0.1:{port}", service.http, service=service)
+    finally:
+        await service.stop()
+        await ctx.close()
+
+
+@asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     """Debian's Chromium, headless; never a browser downloaded by Playwright."""
     pw: Playwright = await async_playwright().start()
@@ -119,7 +164,14 @@ async def chromium() -> AsyncIterator[Browser]:
 
 async def new_page(browser: Browser, base_url: str, *, phone: bool = False) -> tuple[BrowserContext, Page]:
     viewport = {"width": 390, "height": 844} if phone else {"width": 1440, "height": 900}
-    context = await browser.new_context(base_url=base_url, viewport=viewport, device_scale_factor=1)
+    # A Chinese browser, as in the center: dates and numbers in form fields follow the browser's locale.
+    context = await browser.new_context(
+        base_url=base_url,
+        viewport=viewport,
+        device_scale_factor=1,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
     await context.grant_permissions(["notifications"], origin=base_url)
     page = await context.new_page()
     page.set_default_timeout(10_000)
@@ -134,19 +186,27 @@ async def shoot(page: Page, name: str) -> Path:
     return path
 
 
-async def add_user(ctx: Context, username: str, role: Role, *, contact_id: int | None = None) -> None:
+async def add_user(
+    ctx: Context,
+    username: str,
+    role: Role,
+    *,
+    contact_id: int | None = None,
+    display_name: str | None = None,
+) -> int:
+    """A console user with the shared test password; returns the user's id."""
     async with transaction(ctx.db) as session:
-        await create_user(
+        user = await create_user(
             session,
             username=username,
             password=PASSWORD,
             role=role,
             clock=ctx.clock,
-            display_name={"operator": "值班员小李", "supervisor": "主管老周", "admin": "管理员"}.get(
-                role.value, username
-            ),
+            display_name=display_name or DISPLAY_NAMES.get(role.value, username),
             contact_id=contact_id,
         )
+        await session.flush()
+        return user.id
 
 
 @dataclass(frozen=True)
@@ -291,3 +351,26 @@ async def incident_state(ctx: Context, incident_id: int) -> Incident:
         incident = await session.get(Incident, incident_id)
     assert incident is not None
     return incident
+
+
+async def press_button_over_mqtt(ctx: Context, home: Home, mqtt_url: str, *, seq: int = 1) -> None:
+    """The kit's alarm button pressed: one QoS 1 event on ``anju/v1/{device}/event``, as the contract says."""
+    from ingest_helpers import Publisher
+
+    body = {"seq": seq, "ts": isoformat(ctx.clock.now()), "type": "button", "event": "press"}
+    publisher = Publisher(mqtt_url)
+    try:
+        await publisher.publish(f"anju/v1/{home.button_id}/event", json.dumps(body))
+    finally:
+        publisher.close()
+
+
+async def incident_of(ctx: Context, home: Home) -> Incident | None:
+    """The household's latest incident, if any."""
+    async with ctx.db() as session:
+        return await session.scalar(
+            select(Incident)
+            .where(Incident.household_id == home.household_id)
+            .order_by(Incident.id.desc())
+            .limit(1)
+        )

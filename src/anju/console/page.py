@@ -21,6 +21,15 @@ from anju.store.models import User
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
+#: Evidence keys whose values are catalog words (key -> catalog prefix).
+EVIDENCE_VOCABULARY = {
+    "event": "event",
+    "kind": "kind",
+    "type": "kind",
+    "rule": "rule",
+    "severity": "severity",
+}
+
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
 
@@ -41,6 +50,12 @@ class Page:
             return "—"
         return value.astimezone(self.ctx.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
 
+    def evidence_value(self, key: str, value: Any) -> Any:
+        """Vocabulary values of an alert's evidence (``event: press``) in words; numbers and ids as-is."""
+        if key in EVIDENCE_VOCABULARY and isinstance(value, str):
+            return translate_or(self.lang, EVIDENCE_VOCABULARY[key], value)
+        return value
+
     def lang_url(self, lang: str) -> str:
         params = dict(self.request.query_params)
         params["lang"] = lang
@@ -57,6 +72,10 @@ class Page:
             "t_relation": lambda v: translate_or(self.lang, "relation", v or "other"),
             "t_timeline": lambda v: translate_or(self.lang, "timeline", v),
             "t_evidence": lambda v: translate_or(self.lang, "evidence", v),
+            "t_evidence_value": self.evidence_value,
+            "t_actor": lambda v: translate_or(self.lang, "actor", v),
+            "t_or": lambda prefix, v: translate_or(self.lang, prefix, v),
+            "t_step": lambda v: translate_or(self.lang, "step", v),
             "fmt_time": self.fmt_time,
             "iso": isoformat,
             "lang_url": self.lang_url,

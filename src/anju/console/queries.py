@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from anju.clock import isoformat
+from anju.dispatch.service import HANDLER_ROLES
 from anju.domain import ACTIVE_STATES, EventName, IncidentState, Severity
 from anju.store.models import (
     Alert,
@@ -159,6 +160,14 @@ async def incident_view(
     return IncidentView(incident, household, owner, alerts, timeline, notifications, events, locations)
 
 
+async def handover_candidates(session: AsyncSession, *, exclude: int | None) -> Sequence[User]:
+    """Who may take an incident over: active operators and admins (the service's handler roles)."""
+    stmt = select(User).where(User.active.is_(True), User.role.in_(sorted(HANDLER_ROLES)))
+    if exclude is not None:
+        stmt = stmt.where(User.id != exclude)
+    return (await session.scalars(stmt.order_by(User.role.desc(), User.display_name, User.username))).all()
+
+
 async def household_events(
     session: AsyncSession, household_id: str, *, since: datetime, limit: int | None = None
 ) -> Sequence[SensorEvent]:
@@ -284,26 +293,13 @@ async def device_work_list(session: AsyncSession, *, now: datetime, dead_limit: 
     wanted = {d.household_id for d in offline} | {d.household_id for d in low}
     names: dict[str, str] = {}
     if wanted:
-        names = dict(
-            (await session.execute(select(Household.id, Household.name).where(Household.id.in_(wanted))))
-            .tuples()
-            .all()
-        )
+        rows = await session.execute(select(Household.id, Household.name).where(Household.id.in_(wanted)))
+        names = {hid: name for hid, name in rows.all()}
     return DeviceWorkList(offline, low, unknown, dead, dead_total, names)
-
-
-async def incidents_between(session: AsyncSession, since: datetime, until: datetime) -> Sequence[Incident]:
-    return (
-        await session.scalars(
-            select(Incident)
-            .where(Incident.opened_at >= since, Incident.opened_at < until)
-            .order_by(Incident.opened_at)
-        )
-    ).all()
 
 
 async def user_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = await session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
-    return {uid: (name or username) for uid, name, username in rows.tuples().all()}
+    return {uid: (name or username) for uid, name, username in rows.all()}

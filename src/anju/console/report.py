@@ -1,87 +1,55 @@
-"""The reports page's figures and chart series, computed from the incidents of a period."""
+"""The reports page's chart series, built from the dispatch SLA report and its incident rows.
+
+Every figure a supervisor reads on the page comes from ``anju.dispatch.sla``, the same code that
+answers ``GET /api/v1/reports/sla`` and writes the CSV/XLSX exports: the console computes nothing of
+its own, so the screen and the spreadsheet can never disagree.
+"""
 
 from __future__ import annotations
 
-import math
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from anju.console.charts import AckPoint
+from anju.dispatch.sla import INCIDENT_COLUMNS
 from anju.domain import Outcome, Rule, Severity
-from anju.store.models import Incident
-
-STAGES = (
-    ("acknowledge", "acknowledged_at"),
-    ("dispatch", "dispatched_at"),
-    ("arrive", "arrived_at"),
-    ("close", "closed_at"),
-)
 
 
 @dataclass(frozen=True, slots=True)
-class Stage:
-    name: str
-    count: int
-    median: float | None
-    p90: float | None
-    max: float | None
+class IncidentRow:
+    """One row of the SLA report's incident sheet, typed."""
+
+    id: int
+    rule: str
+    severity: str
+    opened_at: datetime
+    acknowledge_s: float | None
 
 
-@dataclass
-class Summary:
-    total: int
-    critical: int
-    within_60_pct: float | None
-    within_180_pct: float | None
-    stages: list[Stage] = field(default_factory=list)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100): always one of the measured values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def _seconds(start: datetime, end: datetime | None) -> float | None:
-    return (end - start).total_seconds() if end is not None else None
-
-
-def summarize(incidents: Sequence[Incident], *, now: datetime) -> Summary:
-    stages = []
-    for name, attr in STAGES:
-        values = [s for i in incidents if (s := _seconds(i.opened_at, getattr(i, attr))) is not None]
-        median = percentile(values, 50)
-        stages.append(Stage(name, len(values), median, percentile(values, 90), max(values, default=None)))
-    critical = [i for i in incidents if i.severity == Severity.CRITICAL.value]
-
-    def share(limit: float) -> float | None:
-        # An incident still inside its window and unacknowledged is neither a hit nor a miss yet.
-        judged = [
-            i
-            for i in critical
-            if i.acknowledged_at is not None or (now - i.opened_at).total_seconds() > limit
-        ]
-        if not judged:
-            return None
-        hits = sum(
-            1 for i in judged if (s := _seconds(i.opened_at, i.acknowledged_at)) is not None and s <= limit
+def incident_rows(raw: Iterable[Sequence[Any]]) -> list[IncidentRow]:
+    """``sla.incident_rows`` (the XLSX export's sheet) as typed rows."""
+    rows = []
+    for values in raw:
+        row = dict(zip(INCIDENT_COLUMNS, values, strict=True))
+        rows.append(
+            IncidentRow(
+                id=int(row["id"]),
+                rule=str(row["rule"]),
+                severity=str(row["severity"]),
+                opened_at=datetime.fromisoformat(str(row["opened_at"])),
+                acknowledge_s=None if row["acknowledge_s"] is None else float(row["acknowledge_s"]),
+            )
         )
-        return 100.0 * hits / len(judged)
-
-    return Summary(len(incidents), len(critical), share(60), share(180), stages)
+    return rows
 
 
-def ack_points(incidents: Sequence[Incident]) -> list[AckPoint]:
+def ack_points(rows: Sequence[IncidentRow]) -> list[AckPoint]:
+    """One bar per critical incident: the population of the report's 60 s / 180 s shares."""
     return [
-        AckPoint(i.id, i.opened_at, _seconds(i.opened_at, i.acknowledged_at))
-        for i in incidents
-        if i.severity == Severity.CRITICAL.value
+        AckPoint(r.id, r.opened_at, r.acknowledge_s) for r in rows if r.severity == Severity.CRITICAL.value
     ]
 
 
@@ -90,7 +58,7 @@ def week_start(day: date) -> date:
 
 
 def rule_weeks(
-    incidents: Sequence[Incident], *, since: datetime, until: datetime, tz: ZoneInfo
+    rows: Sequence[IncidentRow], *, since: datetime, until: datetime, tz: ZoneInfo
 ) -> tuple[list[str], list[tuple[str, list[int]]]]:
     """Monday labels and, per rule (contract order, then unknown ones), the count per week."""
     first = week_start(since.astimezone(tz).date())
@@ -102,21 +70,21 @@ def rule_weeks(
         cur += timedelta(days=7)
     index = {w: n for n, w in enumerate(weeks)}
     rules = [r.value for r in Rule]
-    rules += sorted({i.rule for i in incidents} - set(rules))
+    rules += sorted({r.rule for r in rows} - set(rules))
     series: dict[str, list[int]] = {r: [0] * len(weeks) for r in rules}
-    for inc in incidents:
-        w = index.get(week_start(inc.opened_at.astimezone(tz).date()))
+    for row in rows:
+        w = index.get(week_start(row.opened_at.astimezone(tz).date()))
         if w is not None:
-            series[inc.rule][w] += 1
+            series[row.rule][w] += 1
     return [w.strftime("%m-%d") for w in weeks], [(r, series[r]) for r in rules]
 
 
-def outcome_counts(incidents: Sequence[Incident]) -> list[tuple[str | None, int]]:
-    """Counts per outcome in the fixed list's order; ``None`` counts incidents without one yet."""
-    counts = Counter(i.outcome for i in incidents)
-    order: list[str | None] = [o.value for o in Outcome]
-    order += sorted(k for k in counts if k is not None and k not in order)
-    rows: list[tuple[str | None, int]] = [(o, counts.get(o, 0)) for o in order if counts.get(o, 0)]
-    if counts.get(None):
-        rows.append((None, counts[None]))
+def outcome_counts(report: dict[str, Any]) -> list[tuple[str | None, int]]:
+    """The report's counts by outcome in the fixed order; ``None`` counts incidents without one yet."""
+    by_outcome: dict[str, int] = report["by_outcome"]
+    order = [o.value for o in Outcome] + sorted(k for k in by_outcome if k not in {o.value for o in Outcome})
+    rows: list[tuple[str | None, int]] = [(o, by_outcome[o]) for o in order if by_outcome.get(o)]
+    pending = int(report["incidents"]) - sum(by_outcome.values())
+    if pending > 0:
+        rows.append((None, pending))
     return rows

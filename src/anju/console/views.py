@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 
 from anju import accounts
@@ -29,7 +31,7 @@ from anju.console.session import (
     same_origin,
     set_login_cookies,
 )
-from anju.dispatch import access
+from anju.dispatch import access, sla
 from anju.dispatch.service import ResponderKind
 from anju.domain import IncidentState, Outcome, Role
 from anju.store.db import transaction
@@ -42,6 +44,9 @@ HOUSEHOLD_EVENT_HOURS = 24
 TRANSITION_ORDER = tuple(s.value for s in IncidentState if s is not IncidentState.OPEN)
 TRANSITION_KEYS = {"acknowledged": "a", "dispatched": "d", "resolved": "x", "follow_up": "u", "closed": "c"}
 RESPONDER_KINDS = tuple(k.value for k in ResponderKind)
+HANDOVER_CLOSED_STATES = frozenset({IncidentState.OPEN.value, IncidentState.CLOSED.value})
+#: The acknowledgement targets the report measures, with the share each should reach (UK TEC code).
+REPORT_ACK_TARGETS = tuple(zip(sla.ACK_TARGETS_S, (0.975, 0.99), strict=True))
 
 router = APIRouter(include_in_schema=False)
 router.include_router(responder_router)
@@ -159,10 +164,13 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         view = await queries.incident_view(
             session, incident_id, now=page.ctx.clock.now(), hours=INCIDENT_EVENT_HOURS
         )
-    # A responder learns nothing of incidents not dispatched to them: the same 404 as the API.
-    if view is None or not access.can_view(user, view.incident):
-        return page.error(404, "error.not_found")
-    inc = view.incident
+        # A responder learns nothing of incidents not dispatched to them: the same 404 as the API.
+        if view is None or not access.can_view(user, view.incident):
+            return page.error(404, "error.not_found")
+        inc = view.incident
+        # Hand-over (supervisors, admins, the owner) runs between acknowledgement and closing.
+        can_hand_over = access.transfer_refusal(user, inc) is None and inc.state not in HANDOVER_CLOSED_STATES
+        candidates = await queries.handover_candidates(session, exclude=inc.owner_id) if can_hand_over else []
     # The buttons are exactly the API's allowed list for this user, in loop order.
     permitted = set(access.allowed_transitions(user, inc))
     allowed = [s for s in TRANSITION_ORDER if s in permitted]
@@ -187,6 +195,10 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         "notes_url": f"/api/v1/incidents/{inc.id}/notes",
         "follow_up_url": f"/api/v1/incidents/{inc.id}/follow-up",
         "follow_up_due": inc.follow_up_due_at is not None and not settled,
+        "owner_url": f"/api/v1/incidents/{inc.id}/owner",
+        "snapshot_url": "/api/v1/stream/queue",
+        "stream_url": "/api/v1/stream",
+        "watch_queue": user.role in STAFF_ROLES,
     }
     can_act = bool(allowed) or can_arrive or can_settle or can_note
     return page.render(
@@ -211,6 +223,8 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         outcomes=[o.value for o in Outcome],
         responder_kinds=RESPONDER_KINDS,
         incident_config=config,
+        can_hand_over=can_hand_over and bool(candidates),
+        candidates=candidates,
     )
 
 
@@ -321,6 +335,11 @@ def _fmt_duration(page: Page, seconds: float | None) -> str:
     return page.t("dur.dh", d=s // 86400, h=(s % 86400) // 3600)
 
 
+def _metric_attributes(name: str, value: float | None) -> Markup:
+    """The report's metric name and raw value on the element that shows it (for checks and scrapers)."""
+    return Markup(" data-metric=\"{}\" data-value='{}'").format(name, json.dumps(value))
+
+
 @router.get("/reports")
 async def reports_page(request: Request) -> Response:
     page = await signed_in_page(request, REPORT_ROLES)
@@ -336,13 +355,14 @@ async def reports_page(request: Request) -> Response:
         since_day, until_day = until_day, since_day
     since = datetime(since_day.year, since_day.month, since_day.day, tzinfo=tz)
     until = datetime(until_day.year, until_day.month, until_day.day, tzinfo=tz) + timedelta(days=1)
+    # One source of truth: the figures are the SLA report's (the API and the exports compute the same).
     async with page.ctx.db() as session:
-        incidents = await queries.incidents_between(session, since, until)
-    summary = report.summarize(incidents, now=now)
-    weeks, series = report.rule_weeks(incidents, since=since, until=until, tz=tz)
+        figures = await sla.sla_report(session, since=since, until=until, now=now)
+        rows = report.incident_rows(await sla.incident_rows(session, since=since, until=until))
+    weeks, series = report.rule_weeks(rows, since=since, until=until, tz=tz)
     outcome_rows = [
         (page.t(f"outcome.{o}") if o else page.t("chart.pending"), count)
-        for o, count in report.outcome_counts(incidents)
+        for o, count in report.outcome_counts(figures)
     ]
     params = {"since": isoformat(since), "until": isoformat(until)}
     return page.render(
@@ -351,10 +371,13 @@ async def reports_page(request: Request) -> Response:
         nav="reports",
         since_date=since_day.isoformat(),
         until_date=until_day.isoformat(),
-        summary=summary,
-        pct=lambda v: "—" if v is None else f"{v:.1f}%",
+        report=figures,
+        milestones=sla.MILESTONES,
+        ack_targets=REPORT_ACK_TARGETS,
+        metric=_metric_attributes,
+        pct=lambda v: "—" if v is None else f"{100 * v:.1f}%",
         dur=lambda s: _fmt_duration(page, s),
-        ack_chart=charts.ack_chart(report.ack_points(incidents), page.t, page.fmt_time),
+        ack_chart=charts.ack_chart(report.ack_points(rows), page.t, page.fmt_time),
         rule_chart=charts.stacked_weeks(weeks, [(page.t(f"rule.{r}"), c) for r, c in series], page.t),
         outcome_chart=charts.horizontal_bars(outcome_rows, page.t, label=page.t("reports.outcome_chart")),
         export_csv="/api/v1/reports/sla?" + urlencode({**params, "format": "csv"}),

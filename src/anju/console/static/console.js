@@ -85,17 +85,17 @@ const Anju = (() => {
   }
 
   // A chime made on the spot with WebAudio: nothing is fetched, it works on a closed network.
+  // Browsers start audio only after a gesture on the site (a click or key here or on the page that
+  // led here); until then the context is "suspended" and the chime waits for it.
   let audio = null;
   function unlockAudio() {
     const Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) return null;
     if (!audio) audio = new Ctx();
-    if (audio.state === "suspended") audio.resume();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
     return audio;
   }
-  function chime() {
-    const ctx = audio;
-    if (!ctx) return false;
+  function play(ctx) {
     const start = ctx.currentTime + 0.02;
     [880, 660, 880, 660].forEach((freq, i) => {
       const osc = ctx.createOscillator();
@@ -110,8 +110,38 @@ const Anju = (() => {
       osc.start(t0);
       osc.stop(t0 + 0.21);
     });
+    // Counted only once it really plays: the tests read this.
     window.anjuChimes = (window.anjuChimes || 0) + 1;
+  }
+  function chime() {
+    const ctx = unlockAudio();
+    if (!ctx) return false;
+    if (ctx.state === "running") play(ctx);
+    else ctx.resume().then(() => play(ctx), () => {});
     return true;
+  }
+
+  // Sound on or off is the operator's choice for the whole console, remembered in this browser.
+  function soundOn() { return localStorage.getItem("anju.sound") !== "off"; }
+  function setSound(on) {
+    localStorage.setItem("anju.sound", on ? "on" : "off");
+    if (on) unlockAudio();
+  }
+  function audioState() { return audio ? audio.state : "none"; }
+
+  /** A new critical incident: chime (when sound is on) and a browser notification that opens it. */
+  function announce(row) {
+    if (soundOn()) chime();
+    if ("Notification" in window && Notification.permission === "granted") {
+      const n = new Notification(T("queue.new_critical"), {
+        body: T("queue.new_critical_body", { household: row.household_name, rule: T("rule." + row.rule) }),
+        tag: "anju-incident-" + row.id,
+        requireInteraction: true,
+      });
+      n.onclick = () => { window.focus(); window.location.href = "/incidents/" + row.id; };
+      window.anjuNotified = (window.anjuNotified || []).concat([row.id]);
+    }
+    window.anjuAnnounced = (window.anjuAnnounced || []).concat([row.id]);
   }
 
   function flash(el, text) {
@@ -136,6 +166,13 @@ const Anju = (() => {
     tickCountdowns();
     setInterval(tickCountdowns, 1000);
   });
+  // Any click or key on any page is a gesture: let the chime play from now on.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => { if (soundOn()) unlockAudio(); }, { capture: true, passive: true });
+  }
 
-  return { T, api, problem, duration, syncClock, now, countdownText, tickCountdowns, unlockAudio, chime, flash, typingInField, cookie };
+  return {
+    T, api, problem, duration, syncClock, now, countdownText, tickCountdowns, unlockAudio, chime, audioState,
+    soundOn, setSound, announce, flash, typingInField, cookie,
+  };
 })();

@@ -104,16 +104,90 @@
     if (fn) { e.preventDefault(); fn(); }
   });
 
-  // Someone else changed this incident: reload when the operator has nothing half-typed.
-  if (window.EventSource) {
-    const source = new EventSource("/api/v1/stream");
-    source.addEventListener("incident", (e) => {
-      const row = JSON.parse(e.data).row;
-      const current = Number(document.querySelector("[data-version]").dataset.version);
-      if (row.id !== config.id || row.version <= current || busy) return;
-      const typing = ["note", "waive-reason", "responder-name"].some((id) => value(id));
-      if (!typing) window.location.reload();
+  // Hand-over: to another operator, with a note, recorded on the timeline.
+  const handOver = document.getElementById("hand-over");
+  if (handOver) {
+    document.getElementById("handover-user").addEventListener("change", () => fail(""));
+    handOver.addEventListener("click", async () => {
+      const to = value("handover-user");
+      if (!to) return fail(T("action.need_handover_user"));
+      if (busy) return;
+      busy = true;
+      handOver.disabled = true;
+      try {
+        const result = await Anju.api("POST", config.owner_url, { user_id: Number(to), note: value("handover-note") });
+        if (result.ok) window.location.reload();
+        else fail(Anju.problem(result));
+      } catch (_) {
+        fail(T("action.network"));
+      } finally {
+        busy = false;
+        handOver.disabled = false;
+      }
     });
-    source.onerror = () => { if (source.readyState === EventSource.CLOSED) source.close(); };
+  }
+
+  // The live stream: this incident changed (reload when nothing is half-typed), or a new critical
+  // incident came in elsewhere (chime, notification and a banner that opens it).
+  const statusEl = document.getElementById("live-status");
+  const banner = document.getElementById("new-critical");
+  const known = new Set([config.id]);
+  let loaded = false;
+
+  function setStatus(state, key) {
+    if (!statusEl) return;
+    statusEl.dataset.state = state;
+    statusEl.textContent = T(key);
+  }
+
+  function showNewCritical(row) {
+    const text = document.createElement("span");
+    text.textContent = T("queue.new_critical") + " · " +
+      T("queue.new_critical_body", { household: row.household_name, rule: T("rule." + row.rule) }) + " ";
+    const link = document.createElement("a");
+    link.href = "/incidents/" + row.id;
+    link.className = "button primary";
+    link.dataset.incidentId = row.id;
+    link.textContent = T("queue.open_it");
+    const line = document.createElement("div");
+    line.append(text, link);
+    banner.appendChild(line);
+    banner.hidden = false;
+  }
+
+  async function loadKnown() {
+    const result = await Anju.api("GET", config.snapshot_url);
+    if (!result.ok || !result.data) return;
+    for (const row of result.data.incidents) known.add(row.id);
+    loaded = true;
+    setStatus("live", "queue.live");
+  }
+
+  function onIncident(row) {
+    if (row.id === config.id) {
+      const current = Number(document.querySelector("[data-version]").dataset.version);
+      if (row.version <= current || busy) return;
+      const typing = ["note", "waive-reason", "responder-name", "handover-note"].some((id) => value(id));
+      if (!typing) window.location.reload();
+      return;
+    }
+    const isNew = loaded && !known.has(row.id);
+    known.add(row.id);
+    if (isNew && row.severity === "critical" && row.state === "open") {
+      Anju.announce(row);
+      showNewCritical(row);
+    }
+  }
+
+  if (window.EventSource && config.watch_queue) {
+    const source = new EventSource(config.stream_url);
+    // Subscribed first, then the snapshot: an incident is "new" only if it was not there already.
+    source.addEventListener("hello", () => { loadKnown(); });
+    source.addEventListener("resync", () => { loadKnown(); });
+    source.addEventListener("incident", (e) => onIncident(JSON.parse(e.data).row));
+    source.onerror = () => {
+      setStatus("down", "queue.reconnecting");
+      if (source.readyState === EventSource.CLOSED) source.close();
+    };
   }
 })();

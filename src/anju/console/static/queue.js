@@ -9,7 +9,6 @@
   const rows = new Map(); // id -> row
   let loaded = false; // the first snapshot is not "new"
   let selected = null; // id of the selected incident
-  let soundOn = localStorage.getItem("anju.sound") !== "off";
   const statusEl = document.getElementById("live-status");
   const alertsState = document.getElementById("alerts-state");
 
@@ -127,20 +126,7 @@
     const isNew = !known && loaded;
     if (ACTIVE.has(row.state) || CLOSING.has(row.state)) rows.set(row.id, row);
     else rows.delete(row.id);
-    if (isNew && row.severity === "critical" && row.state === "open") announce(row);
-  }
-
-  function announce(row) {
-    if (soundOn) Anju.chime();
-    if ("Notification" in window && Notification.permission === "granted") {
-      const n = new Notification(T("queue.new_critical"), {
-        body: T("queue.new_critical_body", { household: row.household_name, rule: T("rule." + row.rule) }),
-        tag: "anju-incident-" + row.id,
-        requireInteraction: true,
-      });
-      n.onclick = () => { window.focus(); window.location.href = "/incidents/" + row.id; };
-    }
-    window.anjuAnnounced = (window.anjuAnnounced || []).concat([row.id]);
+    if (isNew && row.severity === "critical" && row.state === "open") Anju.announce(row);
   }
 
   async function loadSnapshot() {
@@ -189,16 +175,15 @@
 
   function updateAlertsState() {
     const perm = "Notification" in window ? Notification.permission : "denied";
-    let text = soundOn ? T("queue.alerts_on") : T("queue.alerts_off");
-    if (soundOn && perm === "denied") text += " " + T("queue.alerts_blocked");
+    const on = Anju.soundOn();
+    let text = on ? T("queue.alerts_on") : T("queue.alerts_off");
+    if (on && perm === "denied") text += " " + T("queue.alerts_blocked");
     alertsState.textContent = text;
     alertsState.className = "muted small";
   }
 
   document.getElementById("enable-alerts").addEventListener("click", async () => {
-    soundOn = true;
-    localStorage.setItem("anju.sound", "on");
-    Anju.unlockAudio();
+    Anju.setSound(true);
     if ("Notification" in window && Notification.permission === "default") {
       try { await Notification.requestPermission(); } catch (_) { /* older browsers */ }
     }
@@ -226,7 +211,7 @@
   document.addEventListener("keydown", (e) => {
     if (Anju.typingInField(e) || e.ctrlKey || e.metaKey || e.altKey) return;
     // Any key press counts as a gesture: let the chime play from now on.
-    if (soundOn) Anju.unlockAudio();
+    if (Anju.soundOn()) Anju.unlockAudio();
     switch (e.key) {
       case "j": case "ArrowDown": move(1); break;
       case "k": case "ArrowUp": move(-1); break;
@@ -239,9 +224,7 @@
         break;
       }
       case "s":
-        soundOn = !soundOn;
-        localStorage.setItem("anju.sound", soundOn ? "on" : "off");
-        if (soundOn) Anju.unlockAudio();
+        Anju.setSound(!Anju.soundOn());
         updateAlertsState();
         break;
       case "/": e.preventDefault(); window.location.href = "/households"; break;
@@ -250,7 +233,7 @@
     }
     e.preventDefault();
   });
-  document.addEventListener("pointerdown", () => { if (soundOn) Anju.unlockAudio(); }, { once: true });
+
 
   updateAlertsState();
   connect();
