@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 17:11:41.204238
+Create Date: 2026-11-29 18:02:40.483621
 
 """
 
@@ -233,7 +233,10 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_incidents_owner_id_users")),
         sa.ForeignKeyConstraint(
-            ["responder_contact_id"], ["contacts.id"], name=op.f("fk_incidents_responder_contact_id_contacts")
+            ["responder_contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_incidents_responder_contact_id_contacts"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
     )

@@ -69,6 +69,26 @@ def _contact(data: ContactData) -> Contact:
     return Contact(**asdict(data))
 
 
+def _reconcile_contacts(current: Sequence[Contact], wanted: Sequence[ContactData]) -> list[Contact]:
+    """The new contact list, keeping the rows (and ids) of contacts whose phone number stays.
+
+    A contact is referenced by responder logins, incidents and notifications; an edit that only
+    renames or reorders must not turn them into new people. A number that disappears is a contact
+    removed (references to it are cleared by the database).
+    """
+    by_phone = {c.phone: c for c in current}
+    result = []
+    for data in wanted:
+        row = by_phone.pop(data.phone, None)
+        if row is None:
+            result.append(_contact(data))
+            continue
+        for name, value in asdict(data).items():
+            setattr(row, name, value)
+        result.append(row)
+    return result
+
+
 def resident_snapshot(resident: Resident) -> dict[str, Any]:
     return {
         "name": resident.name,
@@ -201,7 +221,7 @@ async def update_household(
         new_contacts = [asdict(c) for c in contacts]
         if old_contacts != new_contacts:
             diff["contacts"] = {"from": old_contacts, "to": new_contacts}
-            household.contacts = [_contact(c) for c in contacts]
+            household.contacts = _reconcile_contacts(household.contacts, contacts)
     if diff:
         household.updated_at = now
         await session.flush()

@@ -204,7 +204,7 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    responder_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    responder_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     responder_name: Mapped[str | None] = mapped_column(String(128))
     responder_kind: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(32))
