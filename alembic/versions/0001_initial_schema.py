@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 18:02:40.483621
+Create Date: 2026-11-29 18:03:11.585331
 
 """
 
@@ -194,6 +194,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("token_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", anju.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["contact_id"], ["contacts.id"], name=op.f("fk_users_contact_id_contacts"), ondelete="SET NULL"

@@ -181,6 +181,9 @@ async def update_user(
     if new_hash is not None:
         user.password_hash = new_hash
         diff["password"] = PASSWORD_RESET
+    if new_hash is not None or "role" in diff:
+        # Tokens carry the version they were issued under: a reset or a new role signs everyone out.
+        user.token_version += 1
     if diff:
         await session.flush()
         await audit.record(

@@ -47,6 +47,7 @@ def issue_token(ctx: Context, user: User) -> str:
     claims = {
         "sub": str(user.id),
         "role": user.role,
+        "ver": user.token_version,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(seconds=ctx.settings.token_ttl_s)).timestamp()),
     }
@@ -99,7 +100,7 @@ async def get_current_user(
     except jwt.PyJWTError as err:
         raise _UNAUTHORIZED from err
     user = await session.get(User, int(claims["sub"]))
-    if user is None or not user.active:
+    if user is None or not user.active or claims.get("ver", 0) != user.token_version:
         raise _UNAUTHORIZED
     return user
 

@@ -52,6 +52,8 @@ class User(Base):
     #: For responders: the contact record they act as (incidents dispatched to them).
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Bumped by a password reset or a role change; tokens issued under an older version are refused.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
 
 
