@@ -29,7 +29,7 @@ from browser.harness import (
     shoot,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.mqtt, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -65,6 +65,7 @@ async def sign_in(page: Page, username: str, *, password: str = PASSWORD) -> Non
     await page.click("button[type=submit]")
 
 
+@pytest.mark.mqtt
 async def test_operator_signs_in_and_a_button_press_over_mqtt_appears_live_with_a_chime(
     browser: Browser,
     runtime: LiveServer,
@@ -114,6 +115,7 @@ async def test_operator_signs_in_and_a_button_press_over_mqtt_appears_live_with_
     await context.close()
 
 
+@pytest.mark.mqtt
 async def test_a_new_critical_incident_chimes_and_notifies_on_an_incident_page_too(
     browser: Browser,
     runtime: LiveServer,
