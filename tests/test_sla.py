@@ -129,8 +129,10 @@ EXPECTED = {
     "acknowledgement": {
         "critical_incidents": 5,
         "within_60s": 2,
+        "pending_60s": 0,
         "share_within_60s": 0.4,
         "within_180s": 3,
+        "pending_180s": 0,
         "share_within_180s": 0.6,
     },
     "by_rule": {"button": 5, "door_left_open": 1, "inactivity": 1},
@@ -208,3 +210,24 @@ async def test_sla_report_is_for_supervisors_and_admins_and_wants_offsets(dctx: 
         assert r.status_code == 422
         empty = (await http.get("/api/v1/reports/sla", headers=h)).json()
         assert empty["incidents"] == 0 and empty["acknowledgement"]["share_within_60s"] is None
+
+
+async def test_an_unacknowledged_critical_incident_inside_its_window_is_pending_not_missed(
+    dctx: Context,
+) -> None:
+    now = dctx.clock.now()
+    await add_household(dctx, "h-pending")
+    async with transaction(dctx.db) as session:
+        session.add(_incident("h-pending", now - s(90), "button", "critical"))  # 90 s, not acknowledged
+        session.add(_incident("h-pending", now - s(600), "button", "critical", ack_s=20))
+    _sup, h = await add_user(dctx, Role.SUPERVISOR)
+    since = (now - timedelta(hours=1)).isoformat().replace("+", "%2B")
+    until = (now + timedelta(hours=1)).isoformat().replace("+", "%2B")
+    async with client(dctx) as http:
+        r = await http.get(f"/api/v1/reports/sla?since={since}&until={until}", headers=h)
+    assert r.status_code == 200, r.text
+    ack = r.json()["acknowledgement"]
+    assert ack["critical_incidents"] == 2
+    # 60 s has passed for both: one hit, one miss. 180 s has not passed for the unacknowledged one.
+    assert (ack["within_60s"], ack["pending_60s"], ack["share_within_60s"]) == (1, 0, 0.5)
+    assert (ack["within_180s"], ack["pending_180s"], ack["share_within_180s"]) == (1, 1, 1.0)

@@ -312,6 +312,8 @@ class Service:
             port=self.ctx.settings.http_port,
             log_level="warning",
             lifespan="on",
+            # Open console streams (SSE) would otherwise hold a shutdown for as long as a browser stays.
+            timeout_graceful_shutdown=5,
         )
         self.http = uvicorn.Server(config)
         self.http.install_signal_handlers = lambda: None

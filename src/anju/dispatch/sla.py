@@ -8,7 +8,8 @@ Definitions (what a supervisor should know when reading the numbers):
   smallest value with at least 90 % of the values at or below it; max: the largest.
 - Acknowledged within 60 s / 180 s (the UK telecare code asks 97.5 % / 99 % of alarm calls): share of
   the window's *critical* incidents acknowledged within that time; an incident never acknowledged
-  counts as not within. Severity is the incident's final one.
+  counts as not within once its time has passed (one still inside it is counted as pending).
+  Severity is the incident's final one.
 - A follow-up is done on time when it is marked done no later than its due time; overdue ones are
   neither done nor waived and past due at the end of the window (or now, if earlier).
 - Real emergencies: outcomes assisted at home, taken to hospital, deceased.
@@ -22,7 +23,7 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from openpyxl import Workbook
@@ -98,11 +99,18 @@ async def sla_report(
     critical = [i for i in incidents if i.severity == Severity.CRITICAL.value]
     within: dict[str, Any] = {"critical_incidents": len(critical)}
     for target in ACK_TARGETS_S:
+        # An unacknowledged incident still inside its window is neither a hit nor a miss yet.
+        decided = [
+            i
+            for i in critical
+            if i.acknowledged_at is not None or i.opened_at + timedelta(seconds=target) <= now
+        ]
         n = sum(
-            1 for i in critical if (s := _seconds(i.opened_at, i.acknowledged_at)) is not None and s <= target
+            1 for i in decided if (s := _seconds(i.opened_at, i.acknowledged_at)) is not None and s <= target
         )
         within[f"within_{target}s"] = n
-        within[f"share_within_{target}s"] = _share(n, len(critical))
+        within[f"pending_{target}s"] = len(critical) - len(decided)
+        within[f"share_within_{target}s"] = _share(n, len(decided))
 
     cutoff = min(until, now)
     scheduled = [i for i in incidents if i.follow_up_due_at is not None]
