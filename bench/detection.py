@@ -42,7 +42,9 @@ def _spec(home: RealHome) -> HouseholdSpec:
     return HouseholdSpec(
         household_id=hid,
         timezone=home.timezone,
-        devices=tuple(DeviceSpec(device_id=d, kind=k) for d, k in devices.items()),
+        devices=tuple(
+            DeviceSpec(device_id=d, kind=k, location=home.locations.get(d, "")) for d, k in devices.items()
+        ),
     )
 
 

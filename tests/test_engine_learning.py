@@ -83,12 +83,12 @@ def test_a_silence_that_begins_when_the_home_usually_naps_is_allowed_its_usual_l
     assert not [f for f in found if f.rule is Rule.INACTIVITY and f.at >= local(4, 0)]
     moving(e, local(15, 7), local(15, 13, 1))
     out = e.advance(local(15, 18))
-    # Learned 3 h x 1.1 + 45 min = 4 h 3 min after the 13:00 event (the day minimum is 1 h 30 min).
-    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(15, 17, 3))]
+    # Learned 3 h x 1.0 + 1 h = 4 h after the 13:00 event (the day minimum is 2 h).
+    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(15, 17, 0))]
     assert out[0].detail["threshold_source"] == "learned"
     moving(e, local(16, 7), local(16, 10, 1))
     out = e.advance(local(16, 13))
-    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(16, 11, 30))]  # 10:00 + 1 h 30
+    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(16, 12, 0))]  # 10:00 + 2 h
 
 
 def test_one_stray_event_after_a_silence_alert_does_not_raise_a_second_alert() -> None:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from anju.clock import isoformat
 from anju.domain import RULE_SEVERITY, DeviceKind, EventName, Rule
-from anju.engine.learn import Profile
+from anju.engine.learn import LOCATIONS, Profile
 from anju.engine.model import Finding, HouseholdSpec, Observation
 from anju.engine.pack import DAY_PARTS, RulePack, default_pack_path, load_pack
 from anju.engine.params import Params, compile_pack
@@ -112,9 +112,10 @@ class Engine:
                 low = params.battery_threshold if params.battery_overridden else d.battery_low
                 dev = home.devices.get(d.device_id)
                 if dev is None or dev.kind != d.kind:
-                    dev = Dev(d.kind, d.heartbeat_s, low)
+                    dev = Dev(d.kind, d.heartbeat_s, low, d.location)
                 else:
                     dev.heartbeat_s, dev.battery_low = d.heartbeat_s, low
+                    dev.loc = Dev(d.kind, None, low, d.location).loc
                 devices[d.device_id] = dev
             home.devices = devices
             home.inact_for = _NAN
@@ -205,7 +206,7 @@ class Engine:
                 return out  # late: older than what is known; it changes no state
             if home.away > 0 or home.leave_at > 0:
                 self._come_home(home, t)
-            self._activity(home, t)
+            self._activity(home, t, dev.loc)
             return out
         if liveness:
             return out
@@ -241,7 +242,7 @@ class Engine:
             dev.open_at = UNSET
             if home.away <= 0:
                 self._may_leave(home, t, device_id)
-        self._activity(home, t)
+        self._activity(home, t, dev.loc)
         return out
 
     def _may_leave(self, home: Home, t: float, door_id: str) -> None:
@@ -277,8 +278,19 @@ class Engine:
         home.away, home.away_due, home.leave_at = UNSET, INF, UNSET
         self._touch(home, t + home.params.inact_floor)
 
-    def _activity(self, home: Home, t: float) -> None:
-        """Bookkeeping for a sign of life at ``t`` (not older than the last one)."""
+    @staticmethod
+    def _hour(home: Home, t: float) -> int:
+        """Local hour at ``t``, cached per home for the hour around it (the hot path)."""
+        start = home.hour_at
+        if start <= t < start + 3600.0:
+            return home.hour_cell
+        m = _local(home.tz, t)
+        home.hour_at = t - (m.minute * 60 + m.second + m.microsecond / 1e6)
+        home.hour_cell = m.hour
+        return m.hour
+
+    def _activity(self, home: Home, t: float, loc: int) -> None:
+        """Bookkeeping for a sign of life at ``t`` (not older than the last one) at location ``loc``."""
         la = home.last_activity
         # Each sign of life moves the silence's deadline to at least ``inact_floor`` from now; an
         # early heap entry only re-evaluates the home, so one entry per floor interval suffices.
@@ -287,11 +299,14 @@ class Engine:
             home.sched = due
             heapq.heappush(self._heap, (due, home.hid))
         gap = t - la
-        if gap >= MIN_SILENCE_S and la > 0 and home.away <= 0 and home.profile is not None:
-            home.profile.add_silence(_local(home.tz, la).hour, gap)
-            if la >= home.night_from - 4 * 3600 and gap > home.bed_gap:
+        if gap > 0 and la > 0 and home.away <= 0 and home.profile is not None:
+            # Every gap, short ones too: they show the resident was there at that hour.
+            if home.last_cell >= 0:
+                home.profile.add_silence(home.last_cell, gap)
+            if gap >= MIN_SILENCE_S and la >= home.night_from - 4 * 3600 and gap > home.bed_gap:
                 home.bed_gap, home.bed_start = gap, la
         home.last_activity = t
+        home.last_cell = loc * 24 + self._hour(home, t)
         home.day_count += 1
         if t >= home.night_from:
             home.night_count += 1
@@ -525,13 +540,25 @@ class Engine:
         )
 
     def learned_threshold(self, home: Home, t0: float) -> tuple[float, str, str]:
+        """The learned threshold of a silence that began at ``t0``, why, and the day part."""
+        return self._learned_threshold(home, t0)[:3]
+
+    def _learned_threshold(self, home: Home, t0: float) -> tuple[float, str, str, str]:
         """The threshold of a silence that began at ``t0``: how long this home's silences that begin
-        around that hour last (after warm-up), bounded by the day part's min and max."""
+        around that hour (after a sign of life in the same place, where that history is rich enough)
+        last, after warm-up, bounded by the day part's min and max."""
         p, prof = home.params, home.profile
         assert prof is not None
         m = _local(home.tz, t0)
         part = p.part(m.hour * 60 + m.minute)
-        return self._bounded(float(prof.thr[m.hour]), "learned", p.inact_min[part], p.inact_max[part], part)
+        base, by = float(prof.thr[m.hour]), "hour"
+        if p.by_location and t0 == home.last_activity and home.last_cell >= 0:
+            room = prof.room_threshold(home.last_cell // 24, m.hour)
+            if room > 0:
+                base, by = room, "place and hour"
+            else:
+                by = "hour (this place seen too rarely at this hour)"
+        return (*self._bounded(base, "learned", p.inact_min[part], p.inact_max[part], part), by)
 
     @staticmethod
     def _bounded(base: float, source: str, lo: float, hi: float, part: int) -> tuple[float, str, str]:
@@ -561,12 +588,14 @@ class Engine:
         p = home.params
         thr = p.seg_default
         i = p.seg_of_minute[int(local_s // 60) % 1440]
+        # "longer": never less than the threshold of the part the silence began in.
+        floor = thr[i] if p.inact_by_start else 0.0
         day_start = t0 - local_s
         seg_end, n = p.seg_end, len(thr)
         s = t0
         for _ in range(400):
             end = day_start + seg_end[i] * 60
-            cand = t0 + thr[i]
+            cand = t0 + max(thr[i], floor)
             if cand < s:
                 cand = s
             if cand < end:
@@ -580,6 +609,7 @@ class Engine:
 
     def _walk_exact(self, home: Home, t0: float) -> float:
         tz = home.tz
+        floor = self.threshold_at(home, t0)[0] if home.params.inact_by_start else 0.0
         s = t0
         for _ in range(400):
             m = _local(tz, s)
@@ -589,7 +619,7 @@ class Engine:
             if seg_end <= s:
                 seg_end = s + 60
             thr, _, _ = self.threshold_at(home, s)
-            cand = max(s, t0 + thr)
+            cand = max(s, t0 + max(thr, floor))
             if cand < seg_end:
                 return cand
             s = seg_end
@@ -598,9 +628,16 @@ class Engine:
     def _inactivity(self, home: Home, due: float, out: list[Finding]) -> None:
         home.silence_alerted = la = home.last_activity
         home.since_alert = 0
-        thr, source, part = (
-            self.learned_threshold(home, la) if self._learned(home) else self.threshold_at(home, due)
-        )
+        if self._learned(home):
+            thr, source, part, by = self._learned_threshold(home, la)
+        else:
+            thr, source, part = self.threshold_at(home, due)
+            if home.params.inact_by_start:
+                began = self.threshold_at(home, la)
+                if began[0] > thr:
+                    thr, source, part = began[0], f"{began[1]}, of the day part it began in", began[2]
+            by = "day part"
+        where = LOCATIONS[home.last_cell // 24] if home.last_cell >= 0 else "unknown"
         out.append(
             self._finding(
                 home,
@@ -615,6 +652,8 @@ class Engine:
                     "threshold_source": source,
                     "day_part": part,
                     "local_time": _local(home.tz, due).strftime("%H:%M"),
+                    "last_location": where,
+                    "threshold_by": by,
                 },
             )
         )
@@ -796,7 +835,7 @@ class Engine:
         if home is None:
             raise KeyError(household_id)
         data = home.to_json()
-        data["version"] = 2
+        data["version"] = 3
         return data
 
     def restore(self, household_id: str, data: dict[str, Any]) -> None:
@@ -809,10 +848,10 @@ class Engine:
         if home is None:
             raise KeyError(f"{household_id}: configure the household before restoring it")
         version = data.get("version")
-        if version == 1:
-            # The profile format of version 1 is gone: keep the rest, learn the routine anew.
+        if version in (1, 2):
+            # Older profile formats are gone (silences by hour only): keep the rest, learn anew.
             data = {**data, "profile": None}
-        elif version != 2:
+        elif version != 3:
             raise ValueError(f"{household_id}: unknown snapshot version {version!r}")
         home.load(data)
         self._reschedule(home)

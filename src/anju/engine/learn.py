@@ -1,5 +1,5 @@
-"""Each home's learned routine: how long its silences last by the hour they begin, its outings,
-wake and bed times, activity per day.
+"""Each home's learned routine: how long its silences last by where the resident was last seen and
+the hour they begin, its outings, wake and bed times, activity per day.
 
 Silences and outings are folded in as they end (a handful per day, plain Python); numpy runs once
 per home per day, at the end of the activity day.
@@ -20,11 +20,35 @@ RING_DAYS = 28
 WAKE, BED, DAY_COUNT, NIGHT_COUNT = range(4)
 #: Resolution of the learned silences, seconds (up to 255 steps: 42.5 hours).
 STEP_S = 600.0
+#: Silences are kept as weekly maxima: the last ``WEEKS`` weeks (the oldest one is dropped whole).
+WEEKS = 4
+#: Where the resident was last seen before a silence: the location class of the last sign of life.
+LOCATIONS = ("other", "bedroom", "bathroom", "kitchen", "living", "entrance")
+OTHER, BEDROOM, BATHROOM, KITCHEN, LIVING, ENTRANCE = range(len(LOCATIONS))
+_CELLS = len(LOCATIONS) * 24
+#: Words in a device's location (English, Chinese; the simulator's room names) -> location class.
+#: Checked in order: "bathroom" before "bed" (no "bed" in "bathroom", but "bedroom" has no "bath").
+_WORDS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (BATHROOM, ("bath", "toilet", "shower", "lavatory", "restroom", "卫生间", "浴室", "厕所", "洗手间")),
+    (BEDROOM, ("bed", "sleep", "卧室", "睡房")),
+    (KITCHEN, ("kitchen", "cook", "fridge", "厨房")),
+    (LIVING, ("living", "lounge", "sofa", "couch", "dining", "sitting", "客厅", "起居", "餐厅")),
+    (ENTRANCE, ("entr", "hall", "door", "corridor", "foyer", "porch", "门", "玄关", "走廊", "过道")),
+)
 #: Outings kept, as (local start minute, minutes away) pairs.
 OUTINGS = 24
 #: Outings from one day part needed before its away limit is learned.
 MIN_OUTINGS = 3
 _EMPTY = -1
+
+
+def location_class(location: str) -> int:
+    """The location class of a device's free-text location ("" or unknown words: other)."""
+    text = location.casefold()
+    for cls, words in _WORDS:
+        if any(w in text for w in words):
+            return cls
+    return OTHER
 
 
 class Profile:
@@ -40,24 +64,31 @@ class Profile:
         "outings",
         "pos",
         "rings",
+        "room_thr",
         "silence",
         "thr",
         "today",
         "wake_usual",
+        "week",
     )
 
     def __init__(self) -> None:
-        #: Per day and local hour: the longest silence at home that began in that hour, in steps of
-        #: ``STEP_S`` rounded up (one byte each: 28 days x 24 hours fit in 672 bytes).
-        self.silence: npt.NDArray[np.uint8] = np.zeros((RING_DAYS, 24), dtype=np.uint8)
-        #: The same for the activity day in progress, seconds.
-        self.today = array("f", bytes(4 * 24))
+        #: Per week, location class of the last sign of life and local hour: the longest gap at home
+        #: after a sign of life there and then, in steps of ``STEP_S`` rounded up (1: gaps seen, all
+        #: under 10 min; 0: nothing seen). One byte each: 4 weeks x 6 classes x 24 hours, 576 bytes.
+        self.silence: npt.NDArray[np.uint8] = np.zeros((WEEKS, len(LOCATIONS), 24), dtype=np.uint8)
+        #: The same for the activity day in progress.
+        self.today = bytearray(_CELLS)
+        self.week = 0
         self.rings: npt.NDArray[np.int32] = np.full((4, RING_DAYS), _EMPTY, dtype=np.int32)
         self.pos = 0
         self.days = 0
         #: Learned inactivity threshold of a silence beginning in each local hour, seconds, before the
-        #: pack's bounds (0: this home is never silent long at that hour).
+        #: pack's bounds (0: this home is never silent long at that hour), whatever the location.
         self.thr = array("f", bytes(4 * 24))
+        #: The same by location class of the last sign of life and hour, whole minutes rounded up
+        #: (the hour's own ``thr`` where this home's history of that place and hour is thin).
+        self.room_thr = array("H", bytes(2 * _CELLS))
         self.outings = array("h", [_EMPTY] * (2 * OUTINGS))
         self.out_pos = 0
         #: Learned away limit per day part of leaving, seconds (0: not learned).
@@ -67,10 +98,12 @@ class Profile:
         self.day_usual = -1.0
         self.night_usual = -1.0
 
-    def add_silence(self, hour: int, length: float) -> None:
-        """A silence at home of ``length`` seconds, begun in local ``hour``, has ended."""
-        if length > self.today[hour]:
-            self.today[hour] = length
+    def add_silence(self, cell: int, length: float) -> None:
+        """A gap at home of ``length`` seconds has ended; ``cell`` = location class x 24 + local hour
+        of the sign of life that began it."""
+        steps = int(-(-length // STEP_S))  # rounded up: a gap of a few seconds is one step
+        if steps > self.today[cell]:
+            self.today[cell] = steps if steps < 255 else 255
 
     def add_outing(self, start_minute: int, minutes: float, *, at_night: bool) -> None:
         """The resident came home after ``minutes`` away, having left at local ``start_minute``."""
@@ -84,25 +117,17 @@ class Profile:
     def end_day(self, params: Params, *, wake: int, bed: int, day_count: int, night_count: int) -> None:
         """Fold one finished activity day in and relearn the thresholds (history only)."""
         pos = self.pos
-        self.silence[pos] = np.minimum(np.ceil(np.frombuffer(self.today, dtype=np.float32) / STEP_S), 255)
-        self.today = array("f", bytes(4 * 24))
+        today = np.frombuffer(self.today, dtype=np.uint8).reshape(len(LOCATIONS), 24)
+        np.maximum(self.silence[self.week], today, out=self.silence[self.week])
+        self.today = bytearray(_CELLS)
         self.rings[:, pos] = (wake, bed, day_count, night_count)
         self.pos = (pos + 1) % RING_DAYS
         self.days += 1
-        seen = min(self.days, RING_DAYS)
-        rows = (
-            self.silence
-            if seen == RING_DAYS
-            else self.silence[np.arange(pos + 1 - seen, pos + 1) % RING_DAYS]
-        )
-        # The q-quantile over days of each hour's longest silence (q = 1: the longest seen).
-        k = min(seen - 1, max(0, int(np.ceil(params.gap_quantile * seen)) - 1))
-        usual = np.sort(rows, axis=0)[k].astype(np.float64) * STEP_S
-        # Routines shift by an hour from day to day: a silence may begin an hour earlier or later.
-        wrapped = np.concatenate((usual[-1:], usual, usual[:1]))
-        usual = np.maximum(np.maximum(wrapped[:-2], usual), wrapped[2:])
-        learned = np.where(usual > 0, usual * params.gap_factor + params.gap_margin, 0.0)
-        self.thr = array("f", learned.astype(np.float32).tobytes())
+        if self.days % 7 == 0:
+            # A new week begins: the oldest one is forgotten (the history is the last 3-4 weeks).
+            self.week = (self.week + 1) % WEEKS
+            self.silence[self.week] = 0
+        self._learn_silences(params)
         wakes = self.rings[WAKE][self.rings[WAKE] >= 0]
         if wakes.size >= 3:
             self.wake_usual = min(max(int(wakes.max()), params.wake_earliest), params.wake_latest)
@@ -113,6 +138,31 @@ class Profile:
         if nights.size:
             self.night_usual = float(np.median(nights))
         self._learn_outings(params)
+
+    def _learn_silences(self, params: Params) -> None:
+        """Thresholds from the longest gaps of the last weeks, by hour and by place and hour."""
+        weeks = self.silence.astype(np.float64)
+        longest = weeks.max(axis=0)  # (class, hour), steps
+        # Routines shift by an hour from day to day: a silence may begin an hour earlier or later.
+        longest = np.maximum(np.maximum(np.roll(longest, 1, axis=1), longest), np.roll(longest, -1, axis=1))
+        hourly = longest.max(axis=0) * STEP_S
+        by_hour = np.where(hourly > 0, hourly * params.gap_factor + params.gap_margin, 0.0)
+        self.thr = array("f", by_hour.astype(np.float32).tobytes())
+        if not params.by_location:
+            self.room_thr = array("H", bytes(2 * _CELLS))
+            return
+        # Support: (week, hour) cells within an hour of this one where this place was seen at all.
+        seen = (self.silence > 0).sum(axis=0)
+        support = np.roll(seen, 1, axis=1) + seen + np.roll(seen, -1, axis=1)
+        by_place = longest * STEP_S * params.gap_factor + params.gap_margin
+        # A place seen too rarely at this hour, or never: 0, the hour's own threshold applies.
+        room = np.where(support >= params.location_support, by_place, 0.0)
+        self.room_thr = array("H", np.minimum(np.ceil(room / 60.0), 65535).astype(np.uint16).tobytes())
+
+    def room_threshold(self, location: int, hour: int) -> float:
+        """The learned threshold, seconds, of a silence after a sign of life at ``location``, ``hour``
+        (before the pack's bounds); 0 where that place and hour were seen too rarely."""
+        return self.room_thr[location * 24 + hour] * 60.0
 
     def _learn_outings(self, params: Params) -> None:
         pairs = np.frombuffer(self.outings, dtype=np.int16).reshape(OUTINGS, 2)
@@ -137,11 +187,13 @@ class Profile:
     def to_json(self) -> dict[str, Any]:
         return {
             "silence": self.silence.ravel().tolist(),
-            "today": [round(float(x), 1) for x in self.today],
+            "today": list(self.today),
+            "week": self.week,
             "rings": self.rings.ravel().tolist(),
             "pos": self.pos,
             "days": self.days,
             "thr": [round(float(x), 1) for x in self.thr],
+            "room_thr": list(self.room_thr),
             "outings": list(self.outings),
             "out_pos": self.out_pos,
             "away_thr": [round(float(x), 1) for x in self.away_thr],
@@ -154,17 +206,27 @@ class Profile:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Profile:
         p = cls()
-        p.silence = np.asarray(data["silence"], dtype=np.uint8).reshape(RING_DAYS, 24)
-        p.today = array("f", [float(x) for x in data["today"]])
+        p.silence = np.asarray(data["silence"], dtype=np.uint8).reshape(WEEKS, len(LOCATIONS), 24)
+        p.today = bytearray(min(max(int(x), 0), 255) for x in data["today"])
+        p.week = int(data["week"]) % WEEKS
         p.rings = np.asarray(data["rings"], dtype=np.int32).reshape(4, RING_DAYS)
         p.pos = int(data["pos"]) % RING_DAYS
         p.days = int(data["days"])
         p.thr = array("f", [float(x) for x in data["thr"]])
+        p.room_thr = array("H", [min(max(int(x), 0), 65535) for x in data["room_thr"]])
         p.outings = array("h", [int(x) for x in data["outings"]])
         p.out_pos = int(data["out_pos"]) % OUTINGS
         p.away_thr = array("f", [float(x) for x in data["away_thr"]])
-        if len(p.thr) != 24 or len(p.today) != 24 or len(p.outings) != 2 * OUTINGS or len(p.away_thr) != 4:
-            raise ValueError("a learned profile has 24 hourly values, 24 outings and 4 away limits")
+        if (
+            len(p.thr) != 24
+            or len(p.today) != _CELLS
+            or len(p.room_thr) != _CELLS
+            or len(p.outings) != 2 * OUTINGS
+            or len(p.away_thr) != 4
+        ):
+            raise ValueError(
+                "a learned profile has 24 hourly values, 144 by place, 24 outings, 4 away limits"
+            )
         p.night_outings = int(data["night_outings"])
         p.wake_usual = int(data["wake_usual"])
         p.day_usual = float(data["day_usual"])

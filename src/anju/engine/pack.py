@@ -28,6 +28,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "gap_quantile": "float",
         "gap_factor": "float",
         "gap_margin": "duration",
+        "by_location": "bool",
+        "location_support": "int",
     },
     "inactivity": {
         "enabled": "bool",
@@ -35,6 +37,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "min": "parts",
         "max": "parts",
         "rearm_events": "int",
+        "judge_by": "choice:reached,longer",
     },
     "no_morning_activity": {
         "enabled": "bool",
@@ -77,7 +80,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
 #: Settings a pack may leave out (older packs); ``compile_pack`` gives them their defaults.
 OPTIONAL: dict[str, frozenset[str]] = {
     "away": frozenset({"confirm"}),
-    "inactivity": frozenset({"rearm_events"}),
+    "inactivity": frozenset({"rearm_events", "judge_by"}),
+    "learning": frozenset({"by_location", "location_support"}),
     "night_door": frozenset({"usual_after"}),
     "no_morning_activity": frozenset({"learned_only"}),
     "not_returned": frozenset({"min", "max", "factor", "margin"}),
@@ -126,6 +130,11 @@ def _check(kind: str, value: object, where: str) -> object:
         return float(value)
     if kind == "duration":
         parse_duration(value, where)
+        return value
+    if kind.startswith("choice:"):
+        choices = kind.removeprefix("choice:").split(",")
+        if value not in choices:
+            raise ValueError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
         return value
     if kind == "clock":
         parse_clock(value, where)

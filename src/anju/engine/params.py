@@ -31,11 +31,18 @@ class Params:
     gap_quantile: float
     gap_factor: float
     gap_margin: float
+    #: Learn silences by where the resident was last seen (location class) as well as by hour.
+    by_location: bool
+    #: (week, hour) cells within an hour where a place was seen, needed to trust its own threshold.
+    location_support: int
     inactivity: bool
     inact_default: tuple[int, ...]
     inact_min: tuple[int, ...]
     inact_max: tuple[int, ...]
     rearm_events: int
+    #: Before warm-up, allow a silence the longer threshold of the part it began in and the one
+    #: it has reached (else: only the part it has reached).
+    inact_by_start: bool
     morning: bool
     wake_min: int
     wake_margin: int
@@ -137,11 +144,14 @@ def compile_pack(pack: RulePack, *, battery_overridden: bool = False) -> Params:
         gap_quantile=min(1.0, float(lrn["gap_quantile"])),
         gap_factor=float(lrn["gap_factor"]),
         gap_margin=float(parse_duration(lrn["gap_margin"], "learning.gap_margin")),
+        by_location=bool(lrn.get("by_location", False)),
+        location_support=max(1, int(lrn.get("location_support", 3))),
         inactivity=bool(ina["enabled"]),
         inact_default=inact_default,
         inact_min=inact_min,
         inact_max=inact_max,
         rearm_events=max(1, int(ina.get("rearm_events", 1))),
+        inact_by_start=str(ina.get("judge_by", "reached")) == "longer",
         morning=bool(nma["enabled"]),
         wake_min=parse_clock(nma["wake"], "no_morning_activity.wake"),
         wake_margin=parse_duration(nma["margin"], "no_morning_activity.margin"),

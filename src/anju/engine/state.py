@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind
-from anju.engine.learn import Profile
+from anju.engine.learn import ENTRANCE, Profile, location_class
 from anju.engine.params import Params
 
 #: "Not set" for a time (epoch seconds); no real event is at 1970-01-01.
@@ -24,14 +24,19 @@ class Dev:
         "heartbeat_s",
         "kind",
         "last_seen",
+        "loc",
         "low_since",
         "offline_fired",
         "open_at",
         "open_fired",
     )
 
-    def __init__(self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int) -> None:
+    def __init__(
+        self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int, location: str = ""
+    ) -> None:
         self.kind = kind
+        #: Location class of the device (``learn.LOCATIONS``): a door is the entrance.
+        self.loc = ENTRANCE if kind is DeviceKind.DOOR else location_class(location)
         self.heartbeat_s = heartbeat_s
         self.battery_low = battery_low
         #: Last message after the first heartbeat (liveness is tracked only from then on).
@@ -75,9 +80,12 @@ class Home:
         "day_count",
         "devices",
         "hid",
+        "hour_at",
+        "hour_cell",
         "inact_due",
         "inact_for",
         "last_activity",
+        "last_cell",
         "leave_at",
         "leave_door",
         "leave_night",
@@ -104,6 +112,11 @@ class Home:
         self.devices: dict[str, Dev] = {}
         self.profile: Profile | None = Profile() if params.learning else None
         self.last_activity = UNSET
+        #: Location class x 24 + local hour of the last sign of life (-1: none yet).
+        self.last_cell = -1
+        #: Cache of the local hour: instants in [hour_at, hour_at + 3600) have local hour hour_cell.
+        self.hour_at = UNSET
+        self.hour_cell = 0
         #: The last_activity whose silence has already been alerted (inactivity or morning).
         self.silence_alerted = UNSET
         self.inact_for = UNSET
@@ -148,6 +161,7 @@ class Home:
         "clock",
         "day_count",
         "last_activity",
+        "last_cell",
         "leave_at",
         "leave_door",
         "leave_night",
