@@ -41,9 +41,13 @@ class Truth:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def _home_window(rng: random.Random, plan: DayPlan) -> tuple[float, str] | None:
-    """A random moment while the resident is awake and at home, and the room they are in."""
-    awake = [s for s in plan.stays if s.room is not None and s.start >= plan.wake and s.end <= plan.bedtime]
+def _home_window(rng: random.Random, plan: DayPlan, *, asleep_too: bool = False) -> tuple[float, str] | None:
+    """A random moment while the resident is at home (awake, or at any hour), and the room they are in."""
+    awake = [
+        s
+        for s in plan.stays
+        if s.room is not None and (asleep_too or (s.start >= plan.wake and s.end <= plan.bedtime))
+    ]
     total = sum(s.end - s.start for s in awake)
     if total <= 0:
         return None
@@ -164,7 +168,8 @@ class HouseholdSim:
                     t = rng.uniform(plan.wake, plan.next_wake)
                     planned.append((t, kind, rng.randrange(len(self.household.devices))))
             else:
-                spot = _home_window(rng, plan)
+                # The alarm button hangs by the bed: calls for help come at night as well as by day.
+                spot = _home_window(rng, plan, asleep_too=kind == "button")
                 if spot is not None:
                     planned.append((spot[0], kind, spot[1]))
         for t, kind, arg in sorted(planned, key=lambda x: x[0]):
