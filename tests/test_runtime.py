@@ -114,3 +114,30 @@ async def test_a_button_press_opens_one_critical_incident_and_a_replay_raises_no
         incidents = (await session.scalars(select(Incident))).all()
     assert [(a.rule, a.severity) for a in alerts] == [("button", "critical")]
     assert [(i.state, i.severity, i.rule) for i in incidents] == [("open", "critical", "button")]
+
+
+async def test_snapshots_saved_twice_restore_a_pending_door_timer_that_fires_once(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, clock = pipeline
+    await feed(
+        ctx,
+        pipe,
+        obs("pir-1", DeviceKind.PIR, EventName.MOTION, START),
+        obs("door-1", DeviceKind.DOOR, EventName.OPEN, START + timedelta(seconds=30)),
+    )
+    assert await pipe.save_snapshots() == 1
+    clock.set(START + timedelta(minutes=5))
+    assert await pipe.save_snapshots(everything=True) == 1  # an upsert over the first
+
+    # A new process: configure, restore, and the door left open fires at its due time, once.
+    clock.set(START + timedelta(hours=2))
+    fresh = Pipeline(ctx, Engine(load_pack(ctx.settings.rules_dir / "default.toml")))
+    await fresh.configure_from_db()
+    assert await fresh.restore() == (1, 0)
+    await fresh.tick()
+    await fresh.tick()
+    async with ctx.db() as session:
+        alerts = (await session.scalars(select(Alert).where(Alert.rule == "door_left_open"))).all()
+    assert len(alerts) == 1
+    assert alerts[0].at <= START + timedelta(minutes=21)

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 #: How often changed engine state is saved, so a restart resumes from it.
 SNAPSHOT_S = 30.0
+#: Homes per snapshot statement: one short transaction each, so a button press never waits long.
+SNAPSHOT_CHUNK = 200
 #: How often household and device registrations are re-read into the engine.
 RECONFIGURE_S = 30.0
 #: Events received this long before a snapshot are replayed too (a batch may have been in flight).
@@ -154,23 +156,35 @@ class Pipeline:
         after_commit(session, _send)
 
     async def save_snapshots(self, *, everything: bool = False) -> int:
-        """Store the state of homes that changed since the last save."""
+        """Store the state of homes that changed since the last save (bulk upserts, short transactions)."""
         ids = self.engine.household_ids() if everything else sorted(self._dirty)
         self._dirty.clear()
         if not ids:
             return 0
         now = self.ctx.clock.now()
         watermark = self.engine.watermark or now
-        async with transaction(self.ctx.db) as session:
-            for hid in ids:
+        saved = 0
+        for start in range(0, len(ids), SNAPSHOT_CHUNK):
+            rows = []
+            for hid in ids[start : start + SNAPSHOT_CHUNK]:
                 try:
-                    state = self.engine.snapshot(hid)
+                    rows.append(
+                        {
+                            "household_id": hid,
+                            "watermark": watermark,
+                            "state": self.engine.snapshot(hid),
+                            "updated_at": now,
+                        }
+                    )
                 except KeyError:
                     continue
-                await session.merge(
-                    EngineSnapshot(household_id=hid, watermark=watermark, state=state, updated_at=now)
-                )
-        return len(ids)
+            if not rows:
+                continue
+            async with transaction(self.ctx.db) as session:
+                await session.execute(_upsert_snapshots(session, rows))
+            saved += len(rows)
+            await asyncio.sleep(0)  # let a waiting ingest batch in between chunks
+        return saved
 
     async def restore(self) -> tuple[int, int]:
         """Rebuild engine state after a restart: snapshots, then the events stored since them.
@@ -209,6 +223,23 @@ class Pipeline:
                 async with transaction(self.ctx.db) as session:
                     await self.raise_(session, findings)
         return restored, replayed
+
+
+def _upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+    """INSERT … ON CONFLICT (household_id) DO UPDATE, in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(EngineSnapshot).values(rows)
+    return stmt.on_conflict_do_update(
+        index_elements=[EngineSnapshot.household_id],
+        set_={
+            "watermark": stmt.excluded.watermark,
+            "state": stmt.excluded.state,
+            "updated_at": stmt.excluded.updated_at,
+        },
+    )
 
 
 def _observation(ev: SensorEvent) -> Observation:
