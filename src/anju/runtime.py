@@ -54,6 +54,9 @@ class Pipeline:
         self.engine = engine
         self._dirty: set[str] = set()
         self._degraded: dict[str, bool] = {}
+        #: Findings whose transaction has not committed yet. The engine never returns a finding
+        #: twice, so if that transaction rolls back they are raised again by the next one.
+        self._unraised: list[Finding] = []
 
     async def configure_from_db(self) -> int:
         """(Re)load every active household and its devices into the engine."""
@@ -113,7 +116,7 @@ class Pipeline:
     async def tick(self, now: datetime | None = None) -> int:
         """Advance the engine's timers to ``now`` and raise what fired; returns the count."""
         now = now or self.ctx.clock.now()
-        findings = self.engine.advance(now)
+        findings = [*self._unraised, *self.engine.advance(now)]
         if not findings:
             return 0
         async with transaction(self.ctx.db) as session:
@@ -123,8 +126,18 @@ class Pipeline:
         return len(findings)
 
     async def raise_(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult | None:
+        # Alerts are unique by key, so raising a carried finding that another transaction has
+        # meanwhile committed is a no-op.
+        findings = list({id(f): f for f in [*self._unraised, *findings]}.values())
         if not findings:
             return None
+        self._unraised = findings
+        raised = {id(f) for f in findings}
+
+        def _committed() -> None:
+            self._unraised = [f for f in self._unraised if id(f) not in raised]
+
+        after_commit(session, _committed)
         policies = current_policies(self.ctx.settings.rules_dir / "escalation.toml")
         result = await raise_findings(
             session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus

@@ -1,0 +1,128 @@
+"""Review: findings the engine produced in a transaction that rolled back are raised on the retry."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from anju.clock import SimClock
+from anju.context import Context
+from anju.domain import DeviceKind, EventName
+from anju.engine.core import Engine
+from anju.engine.model import Observation
+from anju.engine.pack import load_pack
+from anju.runtime import Pipeline
+from anju.store.db import transaction
+from anju.store.models import Alert, Device, Household, Incident
+from conftest import make_settings
+
+START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+
+
+class CommitLost(RuntimeError):
+    """Stands for a database error at commit (connection dropped, serialization failure)."""
+
+
+@contextmanager
+def next_commit_fails() -> Iterator[None]:
+    """The next commit of any session raises before it reaches the database; later ones succeed."""
+    armed = [True]
+
+    def _fail(session: Session) -> None:
+        if armed[0]:
+            armed[0] = False
+            raise CommitLost("injected: the connection dropped at commit")
+
+    event.listen(Session, "before_commit", _fail)
+    try:
+        yield
+    finally:
+        event.remove(Session, "before_commit", _fail)
+
+
+@pytest.fixture
+async def pipeline(db_url: str) -> AsyncIterator[tuple[Context, Pipeline, SimClock]]:
+    clock = SimClock(START)
+    ctx = Context.create(make_settings(db_url), clock=clock)
+    async with transaction(ctx.db) as session:
+        session.add(Household(id="h-1", name="王奶奶家", created_at=START, updated_at=START))
+        await session.flush()
+        for device_id, kind in (("pir-1", "pir"), ("door-1", "door"), ("btn-1", "button")):
+            session.add(
+                Device(
+                    id=device_id,
+                    household_id="h-1",
+                    type=kind,
+                    location="",
+                    protocol="anju-v1",
+                    profile=f"anju-{kind}",
+                    heartbeat_s=None,
+                    created_at=START,
+                )
+            )
+    pipe = Pipeline(ctx, Engine(load_pack(ctx.settings.rules_dir / "default.toml")))
+    assert await pipe.configure_from_db() == 1
+    try:
+        yield ctx, pipe, clock
+    finally:
+        await ctx.close()
+
+
+def obs(device_id: str, kind: DeviceKind, event_name: EventName, at: datetime) -> Observation:
+    return Observation(household_id="h-1", device_id=device_id, kind=kind, event=event_name, at=at)
+
+
+async def feed(ctx: Context, pipe: Pipeline, *observations: Observation) -> None:
+    async with transaction(ctx.db) as session:
+        await pipe.on_stored(session, list(observations))
+
+
+async def alerts_of(ctx: Context, rule: str) -> list[Alert]:
+    async with ctx.db() as session:
+        return list((await session.scalars(select(Alert).where(Alert.rule == rule))).all())
+
+
+async def test_a_button_press_whose_batch_commit_fails_still_opens_its_incident_when_the_batch_is_retried(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, _clock = pipeline
+    press = obs("btn-1", DeviceKind.BUTTON, EventName.PRESS, START)
+    # The ingestor's first attempt: the engine sees the press, then the commit fails.
+    with next_commit_fails(), pytest.raises(CommitLost):
+        await feed(ctx, pipe, press)
+    assert await alerts_of(ctx, "button") == []
+    # The ingestor retries the same (unacknowledged) batch in a new transaction.
+    await feed(ctx, pipe, press)
+
+    alerts = await alerts_of(ctx, "button")
+    assert [(a.severity, a.device_id) for a in alerts] == [("critical", "btn-1")]
+    async with ctx.db() as session:
+        incidents = (await session.scalars(select(Incident))).all()
+    assert [(i.state, i.rule) for i in incidents] == [("open", "button")]
+
+
+async def test_a_door_left_open_whose_tick_commit_fails_is_raised_by_the_next_tick_once(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, clock = pipeline
+    await feed(
+        ctx,
+        pipe,
+        obs("pir-1", DeviceKind.PIR, EventName.MOTION, START),
+        obs("door-1", DeviceKind.DOOR, EventName.OPEN, START + timedelta(seconds=30)),
+    )
+    clock.set(START + timedelta(hours=1))
+    with next_commit_fails(), pytest.raises(CommitLost):
+        await pipe.tick()
+    assert await alerts_of(ctx, "door_left_open") == []
+
+    clock.set(START + timedelta(hours=1, seconds=1))
+    await pipe.tick()
+    await pipe.tick()
+    alerts = await alerts_of(ctx, "door_left_open")
+    assert [a.device_id for a in alerts] == ["door-1"]
