@@ -346,10 +346,14 @@ async def outbox_loop(ctx: Context, stop: asyncio.Event, interval_s: float = 0.2
     stopper = asyncio.create_task(stop.wait())
     try:
         # Anything still in ``sending`` was left by a previous run of this (single) worker.
-        await reconcile_stuck(ctx, notifier, ctx.clock.now(), older_than_s=0)
+        reconciled = False
         while not stop.is_set():
             woken.clear()
             try:
+                # Inside the try: a database hiccup at start must not end the worker for good.
+                if not reconciled:
+                    await reconcile_stuck(ctx, notifier, ctx.clock.now(), older_than_s=0)
+                    reconciled = True
                 await deliver_due(ctx, ctx.clock.now())
             except Exception:  # the database may be briefly away; keep the loop alive
                 log.exception("outbox pass failed; retrying")
