@@ -409,20 +409,24 @@ async def run_due_escalations(ctx: Context, now: datetime, *, policies: Policies
             break
         progressed = 0
         for row in rows:
-            async with transaction(ctx.db) as session:
-                await audit.lock_chain(session)
-                incident = await _claim_and_fire(
-                    session,
-                    incident_id=row.id,
-                    version=row.version,
-                    k=row.escalation_step,
-                    due=row.next_escalation_at,
-                    snap=row.escalation_policy,
-                    now=now,
-                    policies=pol,
-                )
-                if incident is not None:
-                    publish_after_commit(session, ctx.bus, incident)
+            try:
+                async with transaction(ctx.db) as session:
+                    await audit.lock_chain(session)
+                    incident = await _claim_and_fire(
+                        session,
+                        incident_id=row.id,
+                        version=row.version,
+                        k=row.escalation_step,
+                        due=row.next_escalation_at,
+                        snap=row.escalation_policy,
+                        now=now,
+                        policies=pol,
+                    )
+                    if incident is not None:
+                        publish_after_commit(session, ctx.bus, incident)
+            except Exception:  # one incident that cannot fire must not hold back every other one
+                log.exception("escalation of incident %s failed; retried next pass", row.id)
+                continue
             if incident is not None:
                 fired += 1
                 progressed += 1
