@@ -88,3 +88,16 @@ def test_audit_verify_reports_an_intact_chain(sqlite_env: dict[str, str]) -> Non
     result = anju("audit", "verify", env=sqlite_env)
     assert result.returncode == 0, result.stderr
     assert "1 records verified" in result.stdout
+
+
+def test_demo_refuses_a_taken_port_with_the_reason(sqlite_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = anju("demo", "--households", "1", "--port", str(port), "--mqtt-port", "0", env=sqlite_env)
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr

@@ -22,7 +22,7 @@ from anju.config import DEMO_SECRET, Settings, load_settings
 from anju.context import Context
 from anju.domain import Role
 from anju.errors import ConfigError
-from anju.runtime import MqttTarget, Service
+from anju.runtime import MqttTarget, Service, ensure_port_free
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import Contact, User
@@ -94,6 +94,8 @@ async def _demo(opts: DemoOptions) -> None:
         raise ConfigError("--households must be ≥ 0 and --speed > 0")
     settings = demo_settings(opts)
     clock: Clock = RealClock() if opts.speed == 1.0 else SimClock(RealClock().now(), speed=opts.speed)
+    ensure_port_free(settings.http_host, settings.http_port, "--port")
+    ensure_port_free("127.0.0.1", opts.mqtt_port, "--mqtt-port")
     await upgrade(settings.database_url)
     ingest_pw, sim_pw = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
     broker = EmbeddedBroker("127.0.0.1", opts.mqtt_port, users={"anju": ingest_pw, "simulator": sim_pw})

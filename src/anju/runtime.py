@@ -310,6 +310,9 @@ class Service:
     async def start(self) -> None:
         from anju.ingest.ingestor import Ingestor
 
+        if self.serve_http:
+            ensure_port_free(self.ctx.settings.http_host, self.ctx.settings.http_port, "ANJU_HTTP_PORT")
+
         homes = await self.pipeline.configure_from_db()
         restored, replayed = await self.pipeline.restore()
         log.info("monitoring %d households (%d restored, %d events replayed)", homes, restored, replayed)
@@ -389,6 +392,21 @@ class Service:
             await self.stop_event.wait()
         finally:
             await self.stop()
+
+
+def ensure_port_free(host: str, port: int, setting: str) -> None:
+    """Fail before starting anything when ``port`` is taken, with a reason an operator can act on."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({err.strerror}): is another Anju running? "
+                f"Stop it or choose another port ({setting})."
+            ) from err
 
 
 # ---- CLI entry points ---------------------------------------------------------------------------
