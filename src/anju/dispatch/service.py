@@ -92,6 +92,52 @@ def timeline(
     )
 
 
+async def _log_change(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    now: datetime,
+    actor: str,
+    kind: str,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    content: dict[str, Any] | None = None,
+    with_event_id: bool = False,
+    bus: EventBus | None = None,
+) -> IncidentEvent:
+    """One change to an incident: its timeline entry and audit record ``incident.<kind>`` in the
+    caller's transaction, and a live update for the console once that commits."""
+    data = data or {}
+    ev = timeline(
+        incident,
+        at=now,
+        actor=actor,
+        kind=kind,
+        note=note,
+        from_state=from_state,
+        to_state=to_state,
+        data=data,
+    )
+    session.add(ev)
+    await session.flush()
+    record = content if content is not None else {**data, "note": note}
+    if with_event_id:
+        record = {**record, "event_id": ev.id}
+    await audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action=f"incident.{kind}",
+        entity="incident",
+        entity_id=incident.id,
+        content=record,
+    )
+    escalation.publish_after_commit(session, bus, incident)
+    return ev
+
+
 async def _household(session: AsyncSession, household_id: str) -> Household:
     household = await session.get(Household, household_id)
     if household is None:
@@ -367,29 +413,19 @@ async def transition(
         incident.closed_at = now
     incident.state = to.value
     incident.updated_at = now
-    session.add(
-        timeline(
-            incident,
-            at=now,
-            actor=actor,
-            kind="transition",
-            note=note,
-            from_state=current.value,
-            to_state=to.value,
-            data=data,
-        )
-    )
-    await audit.record(
+    await _log_change(
         session,
-        at=now,
+        incident,
+        now=now,
         actor=actor,
-        action="incident.transition",
-        entity="incident",
-        entity_id=incident.id,
+        kind="transition",
+        note=note,
+        data=data,
+        from_state=current.value,
+        to_state=to.value,
         content={"from": current.value, "to": to.value, "note": note, **data},
+        bus=bus,
     )
-    await session.flush()
-    escalation.publish_after_commit(session, bus, incident)
     return incident
 
 
@@ -448,18 +484,7 @@ async def record_arrival(
     note = _clean_note(note)
     incident.arrived_at = now
     incident.updated_at = now
-    session.add(timeline(incident, at=now, actor=actor, kind="arrived", note=note))
-    await audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="incident.arrived",
-        entity="incident",
-        entity_id=incident.id,
-        content={"note": note},
-    )
-    await session.flush()
-    escalation.publish_after_commit(session, bus, incident)
+    await _log_change(session, incident, now=now, actor=actor, kind="arrived", note=note, bus=bus)
     return incident
 
 
@@ -476,20 +501,9 @@ async def add_note(
     incident = await lock_incident(session, incident_id)
     text_ = _clean_note(note, required="a note cannot be empty")
     incident.updated_at = now
-    ev = timeline(incident, at=now, actor=actor, kind="note", note=text_)
-    session.add(ev)
-    await session.flush()
-    await audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="incident.note",
-        entity="incident",
-        entity_id=incident.id,
-        content={"note": text_, "event_id": ev.id},
+    return await _log_change(
+        session, incident, now=now, actor=actor, kind="note", note=text_, with_event_id=True, bus=bus
     )
-    escalation.publish_after_commit(session, bus, incident)
-    return ev
 
 
 HANDLER_ROLES = frozenset({Role.OPERATOR.value, Role.ADMIN.value})
@@ -521,18 +535,9 @@ async def transfer_owner(
     incident.updated_at = now
     text_ = _clean_note(note)
     data = {"from_user_id": before, "to_user_id": target.id, "to_username": target.username}
-    session.add(timeline(incident, at=now, actor=actor, kind="owner_transfer", note=text_, data=data))
-    await audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action="incident.owner_transfer",
-        entity="incident",
-        entity_id=incident.id,
-        content={**data, "note": text_},
+    await _log_change(
+        session, incident, now=now, actor=actor, kind="owner_transfer", note=text_, data=data, bus=bus
     )
-    await session.flush()
-    escalation.publish_after_commit(session, bus, incident)
     return incident
 
 
@@ -557,25 +562,14 @@ async def settle_follow_up(
     if done:
         text_ = _clean_note(note)
         incident.follow_up_done_at = now
-        kind, action = "follow_up_done", "incident.follow_up_done"
+        kind = "follow_up_done"
     else:
         text_ = _clean_note(note, required="waiving a follow-up needs a reason")
         incident.follow_up_waived_reason = text_
-        kind, action = "follow_up_waived", "incident.follow_up_waived"
+        kind = "follow_up_waived"
     incident.updated_at = now
     data = {"due_at": incident.follow_up_due_at.isoformat(), "on_time": now <= incident.follow_up_due_at}
-    session.add(timeline(incident, at=now, actor=actor, kind=kind, note=text_, data=data))
-    await audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action=action,
-        entity="incident",
-        entity_id=incident.id,
-        content={**data, "note": text_},
-    )
-    await session.flush()
-    escalation.publish_after_commit(session, bus, incident)
+    await _log_change(session, incident, now=now, actor=actor, kind=kind, note=text_, data=data, bus=bus)
     return incident
 
 
