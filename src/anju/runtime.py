@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -15,14 +16,16 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from anju.clock import Clock, RealClock
 from anju.config import Settings, load_settings
 from anju.context import Context
+from anju.dispatch import audit
 from anju.dispatch.policy import current_policies
-from anju.dispatch.service import RaiseResult, raise_findings
+from anju.dispatch.service import RaiseResult, json_safe_detail, raise_findings
 from anju.domain import DeviceKind, Role
 from anju.engine.core import Engine
 from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
@@ -30,7 +33,7 @@ from anju.engine.pack import load_pack
 from anju.errors import AnjuError, ConfigError
 from anju.ingest.profiles import load_profiles
 from anju.store.db import after_commit, transaction
-from anju.store.models import EngineSnapshot, Household, SensorEvent
+from anju.store.models import DeadLetter, EngineSnapshot, Household, SensorEvent
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +141,55 @@ class Pipeline:
             self._unraised = [f for f in self._unraised if id(f) not in raised]
 
         after_commit(session, _committed)
-        policies = current_policies(self.ctx.settings.rules_dir / "escalation.toml")
-        result = await raise_findings(
-            session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus
-        )
+        # Takes the audit chain lock raise_findings takes anyway. On SQLite it is also the write that
+        # makes pysqlite emit BEGIN: a SAVEPOINT opened before it would start the transaction itself,
+        # and releasing it would COMMIT ahead of the caller (SQLAlchemy's pysqlite SAVEPOINT caveat).
+        await audit.lock_chain(session)
+        try:
+            async with session.begin_nested():
+                result = await self._raise_findings(session, findings)
+        except Exception as err:
+            if _is_transient(err):
+                raise  # the whole transaction rolls back; the findings stay carried for the retry
+            log.warning("raising %d findings failed (%s); raising them one by one", len(findings), err)
+            result = await self._raise_isolated(session, findings)
         for alert in result.alerts:
             self.ctx.metrics.alerts.labels(rule=alert.rule, severity=alert.severity).inc()
+        return result
+
+    async def _raise_findings(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult:
+        policies = current_policies(self.ctx.settings.rules_dir / "escalation.toml")
+        return await raise_findings(
+            session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus
+        )
+
+    async def _raise_isolated(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult:
+        """Each finding in its own SAVEPOINT; one that still fails becomes a dead letter.
+
+        Carried over forever instead, it would fail every later batch and tick: every home's alarms
+        blocked by one bad finding.
+        """
+        result = RaiseResult()
+        for finding in findings:
+            try:
+                async with session.begin_nested():
+                    one = await self._raise_findings(session, [finding])
+            except Exception as err:
+                if _is_transient(err):
+                    raise
+                log.error(
+                    "finding %s/%s of household %s cannot be raised, stored as a dead letter: %s",
+                    finding.rule.value,
+                    finding.key,
+                    finding.household_id,
+                    err,
+                )
+                session.add(_dead_letter(finding, err, now=self.ctx.clock.now()))
+                await session.flush()
+                continue
+            result.alerts.extend(one.alerts)
+            result.opened.extend(i for i in one.opened if i not in result.opened)
+            result.joined.extend(i for i in one.joined if i not in result.joined and i not in result.opened)
         return result
 
     async def _sync_degraded(self, session: AsyncSession, household_ids: set[str]) -> None:
@@ -236,6 +282,35 @@ class Pipeline:
                 async with transaction(self.ctx.db) as session:
                     await self.raise_(session, findings)
         return restored, replayed
+
+
+def _is_transient(err: BaseException) -> bool:
+    """A lost connection, a timeout or a locked database: retrying the transaction can succeed."""
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
+def _dead_letter(finding: Finding, err: BaseException, *, now: datetime) -> DeadLetter:
+    """A finding that cannot be stored, kept where operators see dead letters, with the reason."""
+    body = {
+        "household_id": finding.household_id,
+        "rule": finding.rule.value,
+        "severity": finding.severity.value,
+        "at": finding.at.isoformat(),
+        "key": finding.key,
+        "device_id": finding.device_id,
+        "detail": json_safe_detail(finding.detail),
+    }
+    payload = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    return DeadLetter(
+        received_at=now,
+        topic=f"anju/engine/{finding.household_id}/{finding.rule.value}",
+        payload_head=payload,
+        payload_size=len(payload),
+        reason=f"finding not raised: {type(err).__name__}: {err}"[:2000],
+        device_id=finding.device_id,
+    )
 
 
 def _upsert_snapshots(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:

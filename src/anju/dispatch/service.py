@@ -7,6 +7,7 @@ lock, always in that order, so concurrent writers queue instead of deadlocking.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,6 +59,25 @@ class RaiseResult:
     alerts: list[Alert] = field(default_factory=list)
     opened: list[Incident] = field(default_factory=list)
     joined: list[Incident] = field(default_factory=list)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON every backend accepts: NaN and ±inf become null, other non-JSON values text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def json_safe_detail(detail: Any) -> dict[str, Any]:
+    """A finding's evidence as a JSON object a JSON column never refuses."""
+    safe = json_safe(detail)
+    return safe if isinstance(safe, dict) else {"value": safe}
 
 
 async def active_incident(session: AsyncSession, household_id: str) -> Incident | None:
@@ -178,7 +198,7 @@ async def raise_findings(
             raised_at=now,
             device_id=finding.device_id,
             key=finding.key,
-            detail=finding.detail,
+            detail=json_safe_detail(finding.detail),
         )
         incident = await active_incident(session, finding.household_id)
         if incident is None and finding.severity.rank >= OPEN_INCIDENT_MIN.rank:

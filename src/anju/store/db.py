@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -54,16 +54,26 @@ def is_postgres(engine: AsyncEngine) -> bool:
 
 _AFTER_COMMIT_KEY = "anju.after_commit"
 
+#: A callback and the innermost SAVEPOINT open when it was registered (None: the outer transaction).
+_Pending = tuple[SessionTransaction | None, Callable[[], None]]
+
 
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the session's transaction commits (never if it rolls back)."""
-    callbacks: list[Callable[[], None]] = session.sync_session.info.setdefault(_AFTER_COMMIT_KEY, [])
-    callbacks.append(callback)
+    """Run ``callback`` once the session's transaction commits (never if it rolls back).
+
+    Registered inside a SAVEPOINT (``begin_nested``), it is dropped if that savepoint rolls back;
+    releasing the savepoint does not run it, only the outer commit does.
+    """
+    sync = session.sync_session
+    callbacks: list[_Pending] = sync.info.setdefault(_AFTER_COMMIT_KEY, [])
+    callbacks.append((sync.get_nested_transaction(), callback))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(sync_session: Session) -> None:
-    for callback in sync_session.info.pop(_AFTER_COMMIT_KEY, []):
+    if sync_session.get_nested_transaction() is not None:
+        return  # a RELEASE SAVEPOINT: the outer transaction can still roll back
+    for _, callback in sync_session.info.pop(_AFTER_COMMIT_KEY, []):
         try:
             callback()
         except Exception:  # a listener's failure must not undo a committed change
@@ -72,4 +82,18 @@ def _run_after_commit(sync_session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(sync_session: Session) -> None:
-    sync_session.info.pop(_AFTER_COMMIT_KEY, None)
+    savepoint = sync_session.get_nested_transaction()
+    if savepoint is None:
+        sync_session.info.pop(_AFTER_COMMIT_KEY, None)
+        return
+    # ROLLBACK TO SAVEPOINT: drop only what was registered inside it.
+    pending: list[_Pending] = sync_session.info.get(_AFTER_COMMIT_KEY, [])
+    pending[:] = [(tx, cb) for tx, cb in pending if not _within(tx, savepoint)]
+
+
+def _within(tx: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is savepoint:
+            return True
+        tx = tx.parent
+    return False
