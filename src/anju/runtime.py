@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -201,7 +202,8 @@ class Pipeline:
             await session.execute(
                 update(Household).where(Household.id == hid).values(monitoring_degraded=degraded)
             )
-            self._degraded[hid] = degraded
+            # Cached only once committed: after a rollback the next batch or tick writes it again.
+            after_commit(session, functools.partial(self._degraded.__setitem__, hid, degraded))
             self._publish(session, [{"type": "household", "id": hid, "monitoring_degraded": degraded}])
 
     def _publish(self, session: AsyncSession, events: list[dict[str, Any]]) -> None:
