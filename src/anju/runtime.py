@@ -381,6 +381,8 @@ class Service:
         self.pipeline = Pipeline(ctx, Engine(pack, default_timezone=ctx.settings.timezone))
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: Why a task ended on its own; the service then stops and exits with an error.
+        self.died: str | None = None
         self.ingestor: Any = None
         self.http: Any = None
 
@@ -444,7 +446,27 @@ class Service:
         await self.http.serve()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
-        self._tasks.append(asyncio.ensure_future(coro))
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A task that ends on its own stops the whole service, so the supervisor restarts it.
+
+        A half-running service (say, no console, or no escalation) that still looks alive is worse
+        than a restart.
+        """
+        if task.cancelled() or self.stop_event.is_set():
+            if not task.cancelled() and task.exception() is not None:
+                log.error("service task failed while stopping", exc_info=task.exception())
+            return
+        err = task.exception()
+        self.died = f"{task.get_coro()}: {err!r}" if err is not None else f"{task.get_coro()} ended"
+        if err is not None:
+            log.critical("service task %s died; stopping the service", task.get_coro(), exc_info=err)
+        else:
+            log.critical("service task %s ended unexpectedly; stopping the service", task.get_coro())
+        self.stop_event.set()
 
     async def stop(self) -> None:
         self.stop_event.set()
@@ -469,6 +491,9 @@ class Service:
             await self.stop_event.wait()
         finally:
             await self.stop()
+        if self.died is not None:
+            # A non-zero exit, so a supervisor (systemd Restart=on-failure) starts it again.
+            raise AnjuError(f"the service stopped because a task died: {self.died}")
 
 
 def ensure_port_free(host: str, port: int, setting: str) -> None:
