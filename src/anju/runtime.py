@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -33,7 +32,7 @@ from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
 from anju.engine.pack import load_pack
 from anju.errors import AnjuError, ConfigError
 from anju.ingest.profiles import load_profiles
-from anju.store.db import after_commit, transaction
+from anju.store.db import after_commit, is_transient_error, transaction
 from anju.store.models import DeadLetter, EngineSnapshot, Household, SensorEvent
 
 log = logging.getLogger(__name__)
@@ -150,7 +149,7 @@ class Pipeline:
             async with session.begin_nested():
                 result = await self._raise_findings(session, findings)
         except Exception as err:
-            if _is_transient(err):
+            if is_transient_error(err):
                 raise  # the whole transaction rolls back; the findings stay carried for the retry
             log.warning("raising %d findings failed (%s); raising them one by one", len(findings), err)
             result = await self._raise_isolated(session, findings)
@@ -176,7 +175,7 @@ class Pipeline:
                 async with session.begin_nested():
                     one = await self._raise_findings(session, [finding])
             except Exception as err:
-                if _is_transient(err):
+                if is_transient_error(err):
                     raise
                 log.error(
                     "finding %s/%s of household %s cannot be raised, stored as a dead letter: %s",
@@ -284,13 +283,6 @@ class Pipeline:
                 async with transaction(self.ctx.db) as session:
                     await self.raise_(session, findings)
         return restored, replayed
-
-
-def _is_transient(err: BaseException) -> bool:
-    """A lost connection, a timeout or a locked database: retrying the transaction can succeed."""
-    if isinstance(err, DBAPIError) and err.connection_invalidated:
-        return True
-    return isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 def _dead_letter(finding: Finding, err: BaseException, *, now: datetime) -> DeadLetter:

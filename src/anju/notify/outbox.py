@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +36,7 @@ from anju.notify.tracking import (
     lock_notification,
 )
 from anju.notify.twilio import TwilioProvider
-from anju.store.db import transaction
+from anju.store.db import is_transient_error, transaction
 from anju.store.models import Notification
 
 log = logging.getLogger("anju.notify")
@@ -233,6 +234,44 @@ async def _record_failure(
     announce(ctx, row)
 
 
+async def _claim_or_fail(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
+    """``claim``, except that a row which cannot be prepared is failed instead of ending the pass."""
+    try:
+        return await claim(ctx, row_id, now)
+    except Exception as err:
+        if is_transient_error(err):
+            raise  # the database is away: the whole pass is retried
+        await fail_row(ctx, row_id, now, err, doing="preparing it", expect=(_S.PENDING.value,))
+        return None
+
+
+async def fail_row(
+    ctx: Context, row_id: int, now: datetime, err: BaseException, *, doing: str, expect: Iterable[str]
+) -> None:
+    """A row this worker cannot handle: ``failed`` with the reason (shown on the console), then the
+    usual fallback to someone else. Left as it was, it would stop every pass at the same place."""
+    reason = f"internal error {doing}: {type(err).__name__}: {err}"[:1000]
+    log.error("notification %s: %s", row_id, reason, exc_info=err)
+    async with transaction(ctx.db) as session:
+        row = await lock_notification(session, row_id, now)
+        if row is None or row.status not in set(expect):
+            return
+        row.status = _S.FAILED.value
+        row.last_error = reason
+        row.next_attempt_at = None
+    count(ctx, row.channel, _S.FAILED.value)
+    announce(ctx, row)
+    try:  # its own transaction: a fallback that fails too must not undo the visible failure
+        async with transaction(ctx.db) as session:
+            row = await lock_notification(session, row_id, now)
+            if row is not None:
+                await fall_back(ctx, session, row, now=now, reason=reason)
+    except Exception as fallback_err:
+        if is_transient_error(fallback_err):
+            raise
+        log.exception("no fallback for notification %s", row_id)
+
+
 async def reconcile_stuck(ctx: Context, notifier: Notifier, now: datetime, *, older_than_s: float) -> int:
     """Rows a dead worker left in ``sending``: bind the provider's copy if there is one, else resend."""
     cutoff = now - timedelta(seconds=older_than_s)
@@ -246,40 +285,51 @@ async def reconcile_stuck(ctx: Context, notifier: Notifier, now: datetime, *, ol
         )
     policy = policy_for(ctx)
     for row in stuck:
-        claimed = Claimed(
-            row.id, row.attempts, Channel(row.channel), row.to_address, row.body, row.language, row.created_at
-        )
-        found: Sent | None = None
-        if notifier.phone is not None and claimed.channel in (Channel.SMS, Channel.VOICE):
-            message = Outgoing(
-                notification_id=row.id,
-                attempt=row.attempts,
-                channel=claimed.channel,
-                to=row.to_address,
-                body=row.body,
-                language=row.language,
-            )
-            try:
-                exclude = await _provider_ids_elsewhere(ctx, claimed)
-                found = await notifier.phone.find_sent(message, since=row.created_at, exclude=exclude)
-            except DeliveryFailed as err:
-                log.warning("cannot reconcile notification %s yet: %s", row.id, err.graceful_msg)
-                continue
-        async with transaction(ctx.db) as session:
-            locked = await lock_notification(session, row.id, now, chain=False)
-            if locked is None or locked.status != _S.SENDING.value:
-                continue
-            if found is not None:
-                locked.status = found.status.value
-                locked.provider, locked.provider_id = found.provider, found.provider_id
-                locked.next_attempt_at = now + policy.report_timeout(claimed.channel)
-                locked.last_error = "worker stopped mid-send; the provider had it, not sent again"
-            else:
-                locked.status = _S.PENDING.value
-                locked.next_attempt_at = now
-                locked.last_error = "worker stopped mid-send; the provider has no copy, sending again"
-        log.warning("notification %s reconciled: %s", row.id, locked.last_error)
+        try:
+            await _reconcile_one(ctx, notifier, row, now, policy)
+        except Exception as err:
+            if is_transient_error(err):
+                raise
+            await fail_row(ctx, row.id, now, err, doing="reconciling it", expect=(_S.SENDING.value,))
     return len(stuck)
+
+
+async def _reconcile_one(
+    ctx: Context, notifier: Notifier, row: Notification, now: datetime, policy: DeliveryPolicy
+) -> None:
+    claimed = Claimed(
+        row.id, row.attempts, Channel(row.channel), row.to_address, row.body, row.language, row.created_at
+    )
+    found: Sent | None = None
+    if notifier.phone is not None and claimed.channel in (Channel.SMS, Channel.VOICE):
+        message = Outgoing(
+            notification_id=row.id,
+            attempt=row.attempts,
+            channel=claimed.channel,
+            to=row.to_address,
+            body=row.body,
+            language=row.language,
+        )
+        try:
+            exclude = await _provider_ids_elsewhere(ctx, claimed)
+            found = await notifier.phone.find_sent(message, since=row.created_at, exclude=exclude)
+        except DeliveryFailed as err:
+            log.warning("cannot reconcile notification %s yet: %s", row.id, err.graceful_msg)
+            return
+    async with transaction(ctx.db) as session:
+        locked = await lock_notification(session, row.id, now, chain=False)
+        if locked is None or locked.status != _S.SENDING.value:
+            return
+        if found is not None:
+            locked.status = found.status.value
+            locked.provider, locked.provider_id = found.provider, found.provider_id
+            locked.next_attempt_at = now + policy.report_timeout(claimed.channel)
+            locked.last_error = "worker stopped mid-send; the provider had it, not sent again"
+        else:
+            locked.status = _S.PENDING.value
+            locked.next_attempt_at = now
+            locked.last_error = "worker stopped mid-send; the provider has no copy, sending again"
+    log.warning("notification %s reconciled: %s", row.id, locked.last_error)
 
 
 async def sweep_overdue(ctx: Context, now: datetime) -> int:
@@ -296,8 +346,14 @@ async def sweep_overdue(ctx: Context, now: datetime) -> int:
         )
     done = 0
     for row_id in ids:
-        async with transaction(ctx.db) as session:
-            done += await expire_overdue(ctx, session, row_id, now=now)
+        try:
+            async with transaction(ctx.db) as session:
+                done += await expire_overdue(ctx, session, row_id, now=now)
+        except Exception as err:
+            if is_transient_error(err):
+                raise
+            await fail_row(ctx, row_id, now, err, doing="expiring its overdue report", expect=AWAITING_REPORT)
+            done += 1
     return done
 
 
@@ -319,14 +375,17 @@ async def deliver_due(ctx: Context, now: datetime) -> int:
                 .limit(policy.batch)
             )
         )
-    claimed = [c for c in [await claim(ctx, row_id, now) for row_id in due] if c is not None]
+    claimed = [c for c in [await _claim_or_fail(ctx, row_id, now) for row_id in due] if c is not None]
     gate = asyncio.Semaphore(policy.concurrency)
 
     async def guarded(item: Claimed) -> None:
         async with gate:
             await deliver_one(ctx, notifier, item, policy)
 
-    await asyncio.gather(*(guarded(item) for item in claimed))
+    results = await asyncio.gather(*(guarded(item) for item in claimed), return_exceptions=True)
+    for item, result in zip(claimed, results, strict=True):
+        if isinstance(result, Exception):  # left in ``sending``: reconciled by a later pass
+            log.error("recording notification %s failed", item.id, exc_info=result)
     return handled + len(claimed)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -46,6 +47,13 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+def is_transient_error(err: BaseException) -> bool:
+    """A lost connection, a timeout or a locked database: the same work retried later can succeed."""
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 def is_postgres(engine: AsyncEngine) -> bool:
