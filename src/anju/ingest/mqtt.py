@@ -93,7 +93,9 @@ class MqttLink:
         self._receive_maximum = max(1, min(receive_maximum, 65535))
         self._keepalive_s = keepalive_s
         self.connected = asyncio.Event()
-        #: Bumped on every connection: a message id is only meaningful on the connection it came on.
+        #: Bumped when a socket is attached (one per connection): a message id is only meaningful on
+        #: the connection it came on, and a new socket exists before its CONNACK, so an ack of an
+        #: old message in between must not go out on it. Without a socket nothing is acked at all.
         self.generation = 0
         #: Whether the broker still had our session (subscriptions, queued messages) at the last connect.
         self.session_present = False
@@ -261,6 +263,7 @@ class MqttLink:
         self._on_loop(self._attach, sock)
 
     def _attach(self, sock: Any) -> None:
+        self.generation += 1
         if sock.fileno() < 0:
             return
         self._sock = sock
@@ -332,7 +335,6 @@ class MqttLink:
         if reason.is_failure:
             log.error("MQTT broker %s refused the connection: %s", self.address, reason)
             return
-        self.generation += 1
         self.session_present = bool(flags.session_present)
         log.info(
             "MQTT connected to %s (session %s)",
