@@ -355,6 +355,8 @@ async def _twilio_rows(live: Live, incident_id: int, n: int, *, all_rows: bool =
         found = [r for r in every if r.channel in ("sms", "voice")]
         done = [r for r in found if r.status not in ("pending", "sending")]
         ok = len(found) == n and len(done) == n
+        if all_rows:  # the console rows are recorded concurrently with the SMS: wait for them too
+            ok = ok and all(r.status not in ("pending", "sending") for r in every)
         return (every if all_rows else found) if ok else []
 
     rows: list[Notification] = await eventually(sent, within_s=10.0)
