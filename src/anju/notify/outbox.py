@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import Clock, RealClock
 from anju.config import Settings
 from anju.context import Context
+from anju.dispatch import audit
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.content import render
@@ -29,6 +31,7 @@ from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
 from anju.notify.provider import ChatProvider, LogProvider, Notifier, Outgoing, PhoneProvider, Sent
 from anju.notify.tracking import (
     AWAITING_REPORT,
+    SYSTEM,
     announce,
     count,
     expire_overdue,
@@ -190,7 +193,7 @@ async def deliver_one(ctx: Context, notifier: Notifier, claimed: Claimed, policy
 async def _record_sent(ctx: Context, claimed: Claimed, sent: Sent | None, policy: DeliveryPolicy) -> None:
     now = ctx.clock.now()
     async with transaction(ctx.db) as session:
-        row = await lock_notification(session, claimed.id, now, chain=False)
+        row = await lock_notification(session, claimed.id, now)
         if row is None:
             return
         if sent is None:
@@ -208,8 +211,29 @@ async def _record_sent(ctx: Context, claimed: Claimed, sent: Sent | None, policy
             row.provider = row.provider or sent.provider
             row.provider_id = row.provider_id or sent.provider_id
             return
+        await _audit_send(session, row, attempt=claimed.attempt, now=now)
     count(ctx, claimed.channel.value, row.status)
     announce(ctx, row)
+
+
+async def _audit_send(session: AsyncSession, row: Notification, *, attempt: int, now: datetime) -> None:
+    """What one delivery attempt came to, on the audit trail (the caller holds the chain lock)."""
+    await audit.record(
+        session,
+        at=now,
+        actor=row.provider or SYSTEM,
+        action="notification.send",
+        entity="notification",
+        entity_id=row.id,
+        content={
+            "incident_id": row.incident_id,
+            "channel": row.channel,
+            "attempt": attempt,
+            "status": row.status,
+            "provider_id": row.provider_id,
+            "error": row.last_error,
+        },
+    )
 
 
 async def _record_failure(
@@ -226,10 +250,12 @@ async def _record_failure(
             row.status = _S.PENDING.value
             row.next_attempt_at = now + policy.backoff(claimed.attempt)
             count(ctx, claimed.channel.value, "retry")
+            await _audit_send(session, row, attempt=claimed.attempt, now=now)
         else:
             row.status = _S.FAILED.value
             row.next_attempt_at = None
             count(ctx, claimed.channel.value, _S.FAILED.value)
+            await _audit_send(session, row, attempt=claimed.attempt, now=now)
             await fall_back(ctx, session, row, now=now, reason=f"{claimed.channel.value} could not be sent")
     announce(ctx, row)
 
