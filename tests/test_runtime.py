@@ -141,3 +141,47 @@ async def test_snapshots_saved_twice_restore_a_pending_door_timer_that_fires_onc
         alerts = (await session.scalars(select(Alert).where(Alert.rule == "door_left_open"))).all()
     assert len(alerts) == 1
     assert alerts[0].at <= START + timedelta(minutes=21)
+
+
+async def test_reconfiguring_rereads_only_households_edited_or_given_a_device_since(
+    pipeline: tuple[Context, Pipeline, SimClock],
+) -> None:
+    ctx, pipe, clock = pipeline
+    clock.set(START + timedelta(minutes=5))
+    await pipe.configure_from_db()  # still inside the margin of the first load's stamps
+    clock.set(START + timedelta(minutes=10))
+    assert await pipe.configure_from_db() == 0, "nothing changed: nothing re-read"
+    async with transaction(ctx.db) as session:
+        session.add(Household(id="h-2", name="李爷爷家", created_at=clock.now(), updated_at=clock.now()))
+        await session.flush()
+        session.add(
+            Device(
+                id="pir-2",
+                household_id="h-2",
+                type="pir",
+                location="卧室",
+                protocol="anju-v1",
+                profile="anju-pir",
+                heartbeat_s=600,
+                created_at=clock.now(),
+            )
+        )
+    clock.set(START + timedelta(minutes=20))
+    assert await pipe.configure_from_db() == 1
+    clock.set(START + timedelta(minutes=30))
+    async with transaction(ctx.db) as session:
+        session.add(
+            Device(
+                id="door-9",
+                household_id="h-1",
+                type="door",
+                location="入户门",
+                protocol="anju-v1",
+                profile="anju-door",
+                heartbeat_s=600,
+                created_at=clock.now(),
+            )
+        )
+    clock.set(START + timedelta(minutes=40))
+    assert await pipe.configure_from_db() == 1
+    assert "h-2" in pipe.engine.household_ids()
