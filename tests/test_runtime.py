@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,41 +17,13 @@ from anju.engine.pack import load_pack
 from anju.runtime import Pipeline
 from anju.store.db import transaction
 from anju.store.models import Alert, Device, Household, Incident
-from conftest import make_settings
-
-START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 10:00 in Asia/Shanghai
+from runtime_helpers import START, one_home_pipeline
 
 
 @pytest.fixture
 async def pipeline(db_url: str) -> AsyncIterator[tuple[Context, Pipeline, SimClock]]:
-    clock = SimClock(START)
-    ctx = Context.create(make_settings(db_url), clock=clock)
-    async with transaction(ctx.db) as session:
-        session.add(Household(id="h-1", name="王奶奶家", created_at=START, updated_at=START))
-        await session.flush()
-        for device_id, kind, heartbeat in (
-            ("pir-1", "pir", 600),
-            ("door-1", "door", 600),
-            ("btn-1", "button", None),
-        ):
-            session.add(
-                Device(
-                    id=device_id,
-                    household_id="h-1",
-                    type=kind,
-                    location="",
-                    protocol="anju-v1",
-                    profile=f"anju-{kind}",
-                    heartbeat_s=heartbeat,
-                    created_at=START,
-                )
-            )
-    pipe = Pipeline(ctx, Engine(load_pack(ctx.settings.rules_dir / "default.toml")))
-    assert await pipe.configure_from_db() == 1
-    try:
-        yield ctx, pipe, clock
-    finally:
-        await ctx.close()
+    async with one_home_pipeline(db_url, {"pir": 600, "door": 600}) as running:
+        yield running
 
 
 def obs(device_id: str, kind: DeviceKind, event: EventName, at: datetime) -> Observation:
