@@ -91,14 +91,30 @@ def test_a_silence_that_begins_when_the_home_usually_naps_is_allowed_its_usual_l
     assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(16, 12, 0))]  # 10:00 + 2 h
 
 
-def test_one_stray_event_after_a_silence_alert_does_not_raise_a_second_alert() -> None:
+def test_one_stray_event_after_a_silence_alert_is_watched_only_with_the_safety_cap() -> None:
     e = engine()
     ev(e, "pir-1", EventName.MOTION, local(2, 10))
     assert [f.at for f in e.advance(local(2, 14))] == [local(2, 13)]
-    ev(e, "pir-1", EventName.MOTION, local(2, 14, 30))  # a glitch in an empty home
-    assert e.advance(local(2, 21)) == []
+    ev(e, "pir-1", EventName.MOTION, local(2, 14, 30))  # a glitch in an empty home, or a few steps
+    assert e.advance(local(2, 22, 29)) == []  # not the 3 h threshold: not re-armed yet
+    # ... but not unwatched either: the day part's cap (8 h) after the stray still alerts.
+    out = e.advance(local(2, 22, 31))
+    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(2, 22, 30))]
+    assert out[0].detail["threshold_s"] == 8 * 3600
+    assert out[0].detail["threshold_source"].startswith("safety cap: only 1 sign(s) of life")
     moving(e, local(3, 9), local(3, 10), every_min=10)  # the resident is back: re-armed
     assert [f.rule for f in e.advance(local(3, 14))] == [Rule.INACTIVITY]
+
+
+def test_a_fall_after_two_steps_following_a_silence_alert_is_still_found() -> None:
+    e = engine()
+    ev(e, "pir-1", EventName.MOTION, local(2, 10))
+    assert [f.at for f in e.advance(local(2, 14))] == [local(2, 13)]
+    ev(e, "pir-1", EventName.MOTION, local(2, 13, 5))  # gets up, two steps, falls
+    ev(e, "pir-1", EventName.MOTION, local(2, 13, 6))
+    out = e.advance(local(3, 13))
+    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(2, 21, 6))]
+    assert out[0].severity is Severity.HIGH
 
 
 def test_a_version_1_snapshot_is_restored_without_its_old_profile() -> None:

@@ -378,14 +378,15 @@ class Engine:
         if home.away > 0:
             if p.not_returned and home.away_fired != home.away:
                 due = min(due, home.away_due)
-        elif (
-            p.inactivity
-            and home.last_activity > 0
-            and home.silence_alerted != home.last_activity
-            and home.since_alert >= home.params.rearm_events
-        ):
+        elif p.inactivity and home.last_activity > 0 and home.silence_alerted != home.last_activity:
             if home.inact_for != home.last_activity:
-                home.inact_due = self._inactivity_due(home, home.last_activity)
+                if home.since_alert >= p.rearm_events:
+                    home.inact_due = self._inactivity_due(home, home.last_activity)
+                else:
+                    # Not re-armed since the last silence alert (a stray event or two): the silence
+                    # is still watched, with the safety cap of the day part it began in -- a fall
+                    # right after a few steps must not go unseen until the next alert.
+                    home.inact_due = home.last_activity + self._cap(home, home.last_activity)[0]
                 home.inact_for = home.last_activity
             due = min(due, home.inact_due)
         for dev in home.devices.values():
@@ -625,10 +626,24 @@ class Engine:
             s = seg_end
         return INF
 
+    def _cap(self, home: Home, t0: float) -> tuple[float, str]:
+        """The safety cap (inactivity ``max``) of the day part a silence began in, and that part."""
+        p = home.params
+        m = _local(home.tz, t0)
+        part = p.part(m.hour * 60 + m.minute)
+        return float(p.inact_max[part]), DAY_PARTS[part]
+
     def _inactivity(self, home: Home, due: float, out: list[Finding]) -> None:
-        home.silence_alerted = la = home.last_activity
+        la = home.last_activity
+        armed = home.since_alert >= home.params.rearm_events
+        signs = home.since_alert
+        home.silence_alerted = la
         home.since_alert = 0
-        if self._learned(home):
+        if not armed:
+            thr, part = self._cap(home, la)
+            source = f"safety cap: only {signs} sign(s) of life since the last silence alert"
+            by = "day part cap"
+        elif self._learned(home):
             thr, source, part, by = self._learned_threshold(home, la)
         else:
             thr, source, part = self.threshold_at(home, due)
