@@ -41,6 +41,8 @@ def _engine() -> Engine:
             household_id=hid,
             timezone="Asia/Shanghai",
             devices=tuple(DeviceSpec(device_id=d, kind=k, heartbeat_s=1800) for d, (k, _) in DEVICES.items()),
+            # The second home also alerts again at the day part's max (an opt-in of the pack).
+            overrides={"inactivity": {"alert_again_at_max": True}} if hid == "h-b" else {},
         )
         for hid in ("h-a", "h-b")
     )

@@ -314,3 +314,52 @@ def test_restless_night_is_a_routine_anomaly() -> None:
     found += e.advance(local(12, 7))
     kinds = [f.detail["kind"] for f in found if f.rule is Rule.ROUTINE_ANOMALY]
     assert kinds == ["restless_night"]
+
+
+AGAIN = {"inactivity": {"alert_again_at_max": True}}
+
+
+def test_alert_again_at_max_is_off_by_default_and_one_silence_alerts_once() -> None:
+    e = engine()
+    ev(e, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in e.advance(local(6, 10))] == [local(5, 13)]
+
+
+def test_alert_again_at_max_alerts_a_second_time_when_the_silence_reaches_the_max() -> None:
+    e = engine(AGAIN)
+    ev(e, "pir-1", EventName.MOTION, local(5, 10))
+    out = e.advance(local(6, 10))
+    # 3 h (day threshold before warm-up), then the day's max of 8 h after the same sign of life.
+    assert [(f.rule, f.at) for f in out] == [(Rule.INACTIVITY, local(5, 13)), (Rule.INACTIVITY, local(5, 18))]
+    assert out[0].key != out[1].key
+    assert out[1].severity is Severity.HIGH
+    assert out[1].detail["threshold_s"] == 8 * 3600
+    assert out[1].detail["threshold_by"] == "day part max, second alert"
+
+
+def test_alert_again_at_max_is_not_doubled_when_the_first_alert_came_at_the_max() -> None:
+    e = engine({"inactivity": {"alert_again_at_max": True, "threshold": {"day": "8h"}}})
+    ev(e, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in e.advance(local(6, 10))] == [local(5, 18)]
+
+
+def test_alert_again_at_max_survives_a_restart_between_the_two_alerts_and_fires_once() -> None:
+    first = engine(AGAIN)
+    ev(first, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in first.advance(local(5, 14))] == [local(5, 13)]
+    second = engine(AGAIN)
+    second.restore(HID, first.snapshot(HID))
+    assert [f.at for f in second.advance(local(5, 20))] == [local(5, 18)]
+    third = engine(AGAIN)
+    third.restore(HID, second.snapshot(HID))
+    assert third.advance(local(6, 9)) == []
+
+
+def test_alert_again_at_max_waits_for_a_new_silence_after_signs_of_life() -> None:
+    e = engine(AGAIN)
+    ev(e, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in e.advance(local(5, 14))] == [local(5, 13)]
+    ev(e, "pir-1", EventName.MOTION, local(5, 14))  # moving again: the first silence is over
+    out = e.advance(local(5, 23))
+    # One sign of life is not a re-arm: that new silence is watched with the day's max (8 h).
+    assert [f.at for f in out] == [local(5, 22)]

@@ -378,6 +378,15 @@ class Engine:
         if home.away > 0:
             if p.not_returned and home.away_fired != home.away:
                 due = min(due, home.away_due)
+        elif (
+            p.inactivity
+            and p.again_at_max
+            and home.last_activity > 0
+            and home.silence_alerted == home.last_activity
+            and home.cap_alerted != home.last_activity
+        ):
+            home.cap_due = home.last_activity + self._cap(home, home.last_activity)[0]
+            due = min(due, home.cap_due)
         elif p.inactivity and home.last_activity > 0 and home.silence_alerted != home.last_activity:
             if home.inact_for != home.last_activity:
                 if home.since_alert >= p.rearm_events:
@@ -467,6 +476,13 @@ class Engine:
             and home.silence_alerted != home.last_activity
         ):
             self._inactivity(home, due, out)
+        elif (
+            home.away <= 0
+            and due == home.cap_due
+            and home.silence_alerted == home.last_activity
+            and home.cap_alerted != home.last_activity
+        ):
+            self._again_at_max(home, due, out)
         elif due == home.morning_at and p.morning:
             self._morning(home, due, out)
         elif due == home.rollover_at:
@@ -639,6 +655,7 @@ class Engine:
         signs = home.since_alert
         home.silence_alerted = la
         home.since_alert = 0
+        home.cap_due = INF
         if not armed:
             thr, part = self._cap(home, la)
             source = f"safety cap: only {signs} sign(s) of life since the last silence alert"
@@ -652,6 +669,8 @@ class Engine:
                 if began[0] > thr:
                     thr, source, part = began[0], f"{began[1]}, of the day part it began in", began[2]
             by = "day part"
+        if due - la >= self._cap(home, la)[0] - 1:
+            home.cap_alerted = la  # alerted at the max already: no second alert for this silence
         where = LOCATIONS[home.last_cell // 24] if home.last_cell >= 0 else "unknown"
         out.append(
             self._finding(
@@ -669,6 +688,34 @@ class Engine:
                     "local_time": _local(home.tz, due).strftime("%H:%M"),
                     "last_location": where,
                     "threshold_by": by,
+                },
+            )
+        )
+
+    def _again_at_max(self, home: Home, due: float, out: list[Finding]) -> None:
+        """The silence already alerted on goes on to its day part's max: alert again (the resident
+        may have been fine when called, and fallen since; or nobody answered the first time)."""
+        la = home.last_activity
+        home.cap_alerted = la
+        home.cap_due = INF
+        cap, part = self._cap(home, la)
+        where = LOCATIONS[home.last_cell // 24] if home.last_cell >= 0 else "unknown"
+        out.append(
+            self._finding(
+                home,
+                Rule.INACTIVITY,
+                due,
+                f"inactivity-max@{_iso(la)}",
+                None,
+                {
+                    "last_activity": _iso(la),
+                    "silent_for_s": round(due - la),
+                    "threshold_s": round(cap),
+                    "threshold_source": "max of the day part: the silence went on after its first alert",
+                    "day_part": part,
+                    "local_time": _local(home.tz, due).strftime("%H:%M"),
+                    "last_location": where,
+                    "threshold_by": "day part max, second alert",
                 },
             )
         )

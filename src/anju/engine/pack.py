@@ -38,6 +38,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
         "max": "parts",
         "rearm_events": "int",
         "judge_by": "choice:reached,longer",
+        "alert_again_at_max": "bool",
     },
     "no_morning_activity": {
         "enabled": "bool",
@@ -80,7 +81,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
 #: Settings a pack may leave out (older packs); ``compile_pack`` gives them their defaults.
 OPTIONAL: dict[str, frozenset[str]] = {
     "away": frozenset({"confirm"}),
-    "inactivity": frozenset({"rearm_events", "judge_by"}),
+    "inactivity": frozenset({"rearm_events", "judge_by", "alert_again_at_max"}),
     "learning": frozenset({"by_location", "location_support"}),
     "night_door": frozenset({"usual_after"}),
     "no_morning_activity": frozenset({"learned_only"}),

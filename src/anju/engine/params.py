@@ -40,6 +40,8 @@ class Params:
     inact_min: tuple[int, ...]
     inact_max: tuple[int, ...]
     rearm_events: int
+    #: A silence alerted on below its day part's max is alerted on again when it reaches the max.
+    again_at_max: bool
     #: Before warm-up, allow a silence the longer threshold of the part it began in and the one
     #: it has reached (else: only the part it has reached).
     inact_by_start: bool
@@ -151,6 +153,7 @@ def compile_pack(pack: RulePack, *, battery_overridden: bool = False) -> Params:
         inact_min=inact_min,
         inact_max=inact_max,
         rearm_events=max(1, int(ina.get("rearm_events", 1))),
+        again_at_max=bool(ina.get("alert_again_at_max", False)),
         inact_by_start=str(ina.get("judge_by", "reached")) == "longer",
         morning=bool(nma["enabled"]),
         wake_min=parse_clock(nma["wake"], "no_morning_activity.wake"),

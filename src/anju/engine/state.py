@@ -76,6 +76,8 @@ class Home:
         "away_secs",
         "bed_gap",
         "bed_start",
+        "cap_alerted",
+        "cap_due",
         "clock",
         "day_count",
         "devices",
@@ -121,6 +123,10 @@ class Home:
         self.silence_alerted = UNSET
         self.inact_for = UNSET
         self.inact_due = INF
+        #: The last_activity whose silence has had its alert at the day part's max (or whose first
+        #: alert came at the max already); ``cap_due``: when that second alert is due.
+        self.cap_alerted = UNSET
+        self.cap_due = INF
         #: Door closed with no motion yet: the resident may have left (time of the close).
         self.leave_at = UNSET
         self.leave_door = ""
@@ -158,6 +164,7 @@ class Home:
         "away_secs",
         "bed_gap",
         "bed_start",
+        "cap_alerted",
         "clock",
         "day_count",
         "last_activity",
@@ -208,3 +215,4 @@ class Home:
             self.profile = Profile.from_json(data["profile"])
         self.inact_for = UNSET
         self.inact_due = INF
+        self.cap_due = INF
