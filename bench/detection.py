@@ -52,15 +52,21 @@ def _days(home: RealHome) -> float:
     return (home.observations[-1].at - home.observations[0].at).total_seconds() / 86400
 
 
+def cut_times(home: RealHome, injections: int, seed: int) -> list[datetime]:
+    """The injection times t0 of one home: uniform after a warm-up of min(7 d, a third of the
+    recording), ending 12 h before the recording does."""
+    first, last = home.observations[0].at, home.observations[-1].at
+    warm = min(timedelta(days=7), (last - first) / 3)
+    rng = random.Random(f"{seed}:{home.name}")
+    lo, hi = (first + warm).timestamp(), (last - timedelta(hours=12)).timestamp()
+    return sorted(datetime.fromtimestamp(rng.uniform(lo, hi), first.tzinfo) for _ in range(injections))
+
+
 def evaluate_home(home: RealHome, pack: RulePack, injections: int, seed: int) -> dict[str, object]:
     """Ordinary life (all high alerts are false) and injected incapacitation, in one pass."""
     spec = _spec(home)
     obs = home.observations
-    first, last = obs[0].at, obs[-1].at
-    warm = min(timedelta(days=7), (last - first) / 3)
-    rng = random.Random(f"{seed}:{home.name}")
-    lo, hi = (first + warm).timestamp(), (last - timedelta(hours=12)).timestamp()
-    cuts = sorted(datetime.fromtimestamp(rng.uniform(lo, hi), first.tzinfo) for _ in range(injections))
+    cuts = cut_times(home, injections, seed)
     engine = Engine(pack, default_timezone=home.timezone)
     engine.configure([spec])
     false_alerts: list[Finding] = []
