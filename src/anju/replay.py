@@ -113,8 +113,8 @@ def parse_row(row: list[str]) -> Observation:
 
 
 class _Timestamps:
-    """RFC 3339 text to epoch seconds; the whole second and the offset are parsed once and reused
-    (a sorted event file repeats them row after row), only the fraction is read per row."""
+    """RFC 3339 text to epoch seconds; the minute and the offset are parsed once and reused (a sorted
+    event file repeats them row after row), only the seconds and their fraction are read per row."""
 
     __slots__ = ("_cache",)
 
@@ -124,7 +124,7 @@ class _Timestamps:
     def epoch(self, ts: str) -> float:
         """Seconds since the epoch; ValueError for text that is not RFC 3339 with an offset."""
         frac = 0.0
-        key = ts
+        rest = ts[19:]
         if ts[19:20] == ".":
             end = ts.find("+", 20)
             if end < 0:
@@ -136,19 +136,23 @@ class _Timestamps:
             if not ts[20:end].isdigit():
                 raise ValueError(f"bad timestamp {ts!r}")
             frac = float(ts[19:end])
-            key = ts[:19] + ts[end:]
+            rest = ts[end:]
+        sec = ts[17:19]
+        if ts[16:17] != ":" or len(sec) != 2 or not sec.isdigit() or sec > "59":
+            raise ValueError(f"bad timestamp {ts!r}")
+        key = ts[:16] + rest
         base = self._cache.get(key)
         if base is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
             try:
-                at = datetime.fromisoformat(key)
+                at = datetime.fromisoformat(ts[:16] + ":00" + rest)
             except ValueError as err:
                 raise ValueError(f"bad timestamp {ts!r}") from err
             if at.tzinfo is None:
                 raise ValueError(f"timestamp {ts!r} has no UTC offset")
             base = self._cache[key] = at.timestamp()
-        return base + frac
+        return base + int(sec) + frac
 
 
 def read_rows(stream: TextIO, errors: TextIO | None = None) -> Iterator[Row]:

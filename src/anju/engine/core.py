@@ -431,13 +431,16 @@ class Engine:
 
     def _run(self, home: Home, now: float, out: list[Finding]) -> None:
         """Fire this home's timers due by ``now``, in time order, then reschedule it."""
+        due = INF
         for _ in range(1000):
             due = self._next_due(home)
             if due > now:
                 break
             self._fire(home, due, out)
+        else:
+            due = self._next_due(home)
         home.sched = INF
-        self._touch(home, self._next_due(home))
+        self._touch(home, due)  # the state is unchanged since ``due`` was computed
 
     def _fire(self, home: Home, due: float, out: list[Finding]) -> None:
         p = home.params

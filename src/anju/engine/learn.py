@@ -42,6 +42,20 @@ MIN_OUTINGS = 3
 _EMPTY = -1
 
 
+def _around(a: npt.NDArray[Any], op: Any) -> npt.NDArray[Any]:
+    """``op`` of each hour's value with the hours before and after it (hours wrap around midnight)."""
+    ext = np.concatenate((a[:, -1:], a, a[:, :1]), axis=1)
+    result: npt.NDArray[Any] = op(op(ext[:, :-2], ext[:, 1:-1]), ext[:, 2:])
+    return result
+
+
+def _median(values: list[int]) -> float:
+    """Median of a short list (a ring of at most four weeks; numpy's median costs more to call)."""
+    v = sorted(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
 def location_class(location: str) -> int:
     """The location class of a device's free-text location ("" or unknown words: other)."""
     text = location.casefold()
@@ -134,9 +148,9 @@ class Profile:
         days = self.rings[DAY_COUNT][self.rings[DAY_COUNT] >= 0]
         nights = self.rings[NIGHT_COUNT][self.rings[NIGHT_COUNT] >= 0]
         if days.size:
-            self.day_usual = float(np.median(days))
+            self.day_usual = _median(days.tolist())
         if nights.size:
-            self.night_usual = float(np.median(nights))
+            self.night_usual = _median(nights.tolist())
         self._learn_outings(params)
 
     def _learn_silences(self, params: Params) -> None:
@@ -144,7 +158,7 @@ class Profile:
         weeks = self.silence.astype(np.float64)
         longest = weeks.max(axis=0)  # (class, hour), steps
         # Routines shift by an hour from day to day: a silence may begin an hour earlier or later.
-        longest = np.maximum(np.maximum(np.roll(longest, 1, axis=1), longest), np.roll(longest, -1, axis=1))
+        longest = _around(longest, np.maximum)
         hourly = longest.max(axis=0) * STEP_S
         by_hour = np.where(hourly > 0, hourly * params.gap_factor + params.gap_margin, 0.0)
         self.thr = array("f", by_hour.astype(np.float32).tobytes())
@@ -153,7 +167,7 @@ class Profile:
             return
         # Support: (week, hour) cells within an hour of this one where this place was seen at all.
         seen = (self.silence > 0).sum(axis=0)
-        support = np.roll(seen, 1, axis=1) + seen + np.roll(seen, -1, axis=1)
+        support = _around(seen, np.add)
         by_place = longest * STEP_S * params.gap_factor + params.gap_margin
         # A place seen too rarely at this hour, or never: 0, the hour's own threshold applies.
         room = np.where(support >= params.location_support, by_place, 0.0)
