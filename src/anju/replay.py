@@ -125,7 +125,15 @@ class _Timestamps:
         """Seconds since the epoch; ValueError for text that is not RFC 3339 with an offset."""
         frac = 0.0
         rest = ts[19:]
-        if ts[19:20] == ".":
+        mark = ts[23:24]
+        if ts[19:20] == "." and (mark == "+" or mark == "-" or mark == "Z"):
+            # Milliseconds, the contract's own format (the common case: no search).
+            ms = ts[20:23]
+            if not ms.isdigit():
+                raise ValueError(f"bad timestamp {ts!r}")
+            frac = int(ms) / 1000.0
+            rest = ts[23:]
+        elif ts[19:20] == ".":
             end = ts.find("+", 20)
             if end < 0:
                 end = ts.find("-", 20)
