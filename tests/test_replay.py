@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from anju.cli import main
+from anju.replay import _Timestamps, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = """ts,household_id,device_id,type,event,battery
@@ -98,3 +101,51 @@ def test_a_file_that_is_not_an_event_file_is_refused_with_a_reason(
     path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
     assert main(["replay", str(path)]) == 2
     assert "not an event file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-01-01T00:00:03.123+08:00",
+        "2026-01-01T00:00:03.123Z",
+        "2026-01-01T00:00:03.123-05:00",
+        "2026-01-01T00:00:03+08:00",
+        "2026-01-01T00:00:03.123456+08:00",
+        "2026-01-01T00:00:03.1+08:00",
+        "2026-01-01 23:59:59.999+00:00",
+    ],
+)
+def test_fast_timestamps_agree_with_the_standard_parser(ts: str) -> None:
+    epoch = _Timestamps().epoch
+    assert epoch(ts) == pytest.approx(datetime.fromisoformat(ts).timestamp(), abs=1e-6)
+    assert epoch(ts) == pytest.approx(epoch(ts))  # the second read comes from the cache
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2026-01-01T00:00:03.1x3+08:00",
+        "2026-01-01T00:00:60+08:00",
+        "2026-01-01T00:00:03",
+        "2026-01-01T00:0a:03+08:00",
+        "2026-01-01T00:00:3+08:00",
+        "garbage",
+    ],
+)
+def test_fast_timestamps_refuse_what_is_not_rfc3339_with_an_offset(ts: str) -> None:
+    with pytest.raises(ValueError):
+        _Timestamps().epoch(ts)
+
+
+def test_a_row_with_a_bad_timestamp_is_rejected_with_its_line_and_the_rest_is_read() -> None:
+    text = (
+        "ts,household_id,device_id,type,event,battery\n"
+        "2026-01-01T00:00:60+08:00,h1,pir-1,pir,motion,\n"
+        "2026-01-01T00:00:03.123+08:00,h1,pir-1,pir,motion,\n"
+    )
+    errors = io.StringIO()
+    rows = list(read_rows(io.StringIO(text), errors))
+    assert [r[4] for r in rows] == [
+        pytest.approx(datetime.fromisoformat("2026-01-01T00:00:03.123+08:00").timestamp())
+    ]
+    assert errors.getvalue().startswith("line 2: rejected:")
