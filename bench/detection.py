@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ PACKS = {"learned": ROOT / "rules" / "default.toml", "fixed": ROOT / "rules" / "
 HIGH = Severity.HIGH.rank
 HORIZON = timedelta(hours=24)
 CLOCK_TOLERANCE = timedelta(minutes=5)
+SETTLED = timedelta(days=14)
 
 
 def _spec(home: RealHome) -> HouseholdSpec:
@@ -92,9 +94,13 @@ def evaluate_home(home: RealHome, pack: RulePack, injections: int, seed: int) ->
         fork(cuts[ci])
         ci += 1
     detected = [x for x in latencies if x is not None]
+    settled = obs[0].at + SETTLED
     return {
         "days": _days(home),
         "false": len(false_alerts),
+        # After the first two weeks (the learned routine settled): days and false alerts.
+        "settled_days": max(0.0, (obs[-1].at - settled).total_seconds() / 86400),
+        "settled_false": sum(1 for f in false_alerts if f.at >= settled),
         "false_by_rule": Counter(f.rule.value for f in false_alerts),
         "latencies": latencies,
         "mean_h": statistics.fmean(detected) if detected else float("nan"),
@@ -135,6 +141,8 @@ def print_real(results: dict[str, dict[str, dict[str, object]]]) -> None:
             tot[f"{name}_lat"].extend(x for x in r["latencies"] if x is not None)  # type: ignore[attr-defined]
             tot[f"{name}_n"].append(len(r["latencies"]))  # type: ignore[arg-type]
             tot[f"{name}_w12"].append(sum(1 for x in r["latencies"] if x is not None and x <= 12))  # type: ignore[attr-defined]
+            tot[f"{name}_sfalse"].append(float(r["settled_false"]))  # type: ignore[arg-type]
+            tot[f"{name}_sdays"].append(float(r["settled_days"]))  # type: ignore[arg-type]
     print(
         "| **all** | {:.1f} | **{:.3f}** | {:.3f} | **{:.2f}** | {:.2f} | **{:.1%}** | {:.1%} | |".format(
             sum(tot["learned_days"]),
@@ -147,6 +155,16 @@ def print_real(results: dict[str, dict[str, dict[str, object]]]) -> None:
         )
     )
     print("\nTargets: <= 0.05 false high alerts per home-day; mean detection <= 3 h; >= 97% within 12 h.")
+    print(
+        "\nAfter each home's first 14 days (routine learned), on the {:.1f} home-days that follow: "
+        "false high alerts per home-day learned {:.3f} ({:.0f}), fixed {:.3f} ({:.0f}).".format(
+            sum(tot["learned_sdays"]),
+            sum(tot["learned_sfalse"]) / max(sum(tot["learned_sdays"]), 1e-9),
+            sum(tot["learned_sfalse"]),
+            sum(tot["fixed_sfalse"]) / max(sum(tot["fixed_sdays"]), 1e-9),
+            sum(tot["fixed_sfalse"]),
+        )
+    )
 
 
 def simulated(days: int, households: int, seed: int) -> None:
@@ -209,7 +227,10 @@ def _score(name: str, truth: list[dict[str, object]], findings: list[Finding], d
             if start - CLOCK_TOLERANCE <= f.at <= max(end, start + timedelta(hours=24))
         ]
         match = [
-            f for f in match if (f.severity.rank >= Severity.MEDIUM.rank or inc["kind"] == "device_dead")
+            f
+            for f in match
+            # Device health is low by design (the installers' list, not the 7x24 queue): any severity.
+            if f.severity.rank >= Severity.MEDIUM.rank or inc["kind"] in ("device_dead", "tamper")
         ]
         if inc["kind"] == "button":
             match = [f for f in match if f.rule.value == "button"]
@@ -218,11 +239,13 @@ def _score(name: str, truth: list[dict[str, object]], findings: list[Finding], d
         per_kind[str(inc["kind"])].append((match[0].at - start).total_seconds() / 60 if match else None)
     for kind, lats in sorted(per_kind.items()):
         found = sorted(x for x in lats if x is not None)
-        p95 = found[int(0.95 * (len(found) - 1))] if found else float("nan")
+        p95 = found[max(0, math.ceil(0.95 * len(found)) - 1)] if found else float("nan")  # nearest rank
         mean = statistics.fmean(found) if found else float("nan")
         print(f"| {name} | {kind} | {len(lats)} | {len(found) / len(lats):.0%} | {mean:.1f} | {p95:.1f} |")
     false = [f for f in findings if id(f) not in used and f.severity.rank >= HIGH]
-    print(f"| {name} | false high/critical per home-day | | | {len(false) / (days * homes):.3f} | |")
+    by_rule = dict(Counter(f.rule.value for f in false).most_common())
+    rate = len(false) / (days * homes)
+    print(f"| {name} | false high/critical per home-day | | | {rate:.3f} | {by_rule} |")
 
 
 def main() -> None:

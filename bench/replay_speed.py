@@ -1,6 +1,6 @@
 """Replay speed (events/s on one core) and engine state per home with a learned profile.
 
-python bench/replay_speed.py [--events 300000] [--homes 100000]
+python bench/replay_speed.py [--events 300000] [--homes 100000] [--against REV --rounds 5]
 
 Two event files, both through ``anju replay``'s own path (CSV parsing included): a sparse
 synthetic fleet (500 homes with ~40 events a day each: nearly every event starts a silence that
@@ -14,10 +14,16 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from anju.domain import DeviceKind, EventName
 from anju.engine.core import Engine
@@ -50,9 +56,6 @@ def event_file(n: int, homes: int, seed: int = 1) -> str:
 
 def real_homes_file() -> str:
     """The six real homes of the detection benchmark as one event file, sorted by time."""
-    import sys
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from datasets import load_homes
 
@@ -163,12 +166,66 @@ def memory(homes: int) -> None:
     )
 
 
+_TIMED = """
+import io, sys, time
+from anju.engine.core import Engine
+from anju.engine.pack import default_pack_path, load_pack
+from anju.replay import read_rows, replay_rows
+text = open(sys.argv[1], encoding="utf-8").read()
+n = text.count("\\n") - 1
+engine = Engine(load_pack(default_pack_path()))
+start = time.perf_counter()
+alerts = sum(1 for _ in replay_rows(engine, read_rows(io.StringIO(text))))
+print(n / (time.perf_counter() - start), alerts)
+"""
+
+
+def against(rev: str, n: int, rounds: int) -> None:
+    """The sparse replay of this tree and of git revision ``rev``, interleaved round by round in fresh
+    processes (the machine is shared: only the ratio of neighbouring runs means much)."""
+    root = Path(__file__).resolve().parents[1]
+    sha = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", rev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = Path(tmp) / f"ref-{sha}"
+        add = ["git", "-C", str(root), "worktree", "add", "--detach", str(ref), sha]
+        subprocess.run(add, capture_output=True, check=True)
+        try:
+            events = Path(tmp) / "events.csv"
+            events.write_text(event_file(n, 500), encoding="utf-8")
+            rates: dict[str, list[float]] = {"this tree": [], sha: []}
+            for _ in range(rounds):
+                for name, tree in (("this tree", root), (sha, ref)):
+                    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+                    out = subprocess.run(
+                        [sys.executable, "-c", _TIMED, str(events)], capture_output=True, text=True, env=env
+                    )
+                    if out.returncode != 0:
+                        raise SystemExit(f"{name}: {out.stderr.strip().splitlines()[-1:]}")
+                    rates[name].append(float(out.stdout.split()[0]))
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(ref)], check=False)
+    print(f"\nSide by side, sparse file, {rounds} interleaved rounds (events/s, best | median):")
+    print("| tree | best | median |\n|---|---|---|")
+    for name, r in rates.items():
+        print(f"| {name} | {max(r):,.0f} | {statistics.median(r):,.0f} |")
+    print(
+        f"ratio this tree / {sha}: {max(rates['this tree']) / max(rates[sha]):.2f} (best), "
+        f"{statistics.median(rates['this tree']) / statistics.median(rates[sha]):.2f} (median)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--homes", type=int, default=100_000)
+    ap.add_argument("--against", metavar="REV", help="also replay the sparse file with this git revision")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds for --against")
     args = ap.parse_args()
     speed(args.events)
+    if args.against:
+        against(args.against, args.events, args.rounds)
     memory(args.homes)
 
 
