@@ -363,3 +363,53 @@ def test_alert_again_at_max_waits_for_a_new_silence_after_signs_of_life() -> Non
     out = e.advance(local(5, 23))
     # One sign of life is not a re-arm: that new silence is watched with the day's max (8 h).
     assert [f.at for f in out] == [local(5, 22)]
+
+
+def test_redelivered_copies_of_a_stray_event_do_not_re_arm_the_silence_rules() -> None:
+    e = engine()
+    ev(e, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in e.advance(local(5, 14))] == [local(5, 13)]
+    ev(e, "pir-1", EventName.MOTION, local(5, 14, 30))
+    e.advance(local(5, 15))
+    for _ in range(3):  # QoS 1 redelivery: the same event, the same instant
+        ev(e, "pir-1", EventName.MOTION, local(5, 14, 30))
+    out = e.advance(local(6, 12))
+    # Still one sign of life: the cap (8 h), not the 3 h threshold, and the evidence says so.
+    assert [(f.at, f.detail["threshold_s"], f.detail["silent_for_s"]) for f in out] == [
+        (local(5, 22, 30), 8 * 3600, 8 * 3600)
+    ]
+
+
+def test_a_no_morning_activity_alert_at_the_max_is_not_followed_by_a_second_alert() -> None:
+    e = engine(
+        {
+            "no_morning_activity": {"learned_only": False, "wake": "03:00"},
+            "inactivity": {"alert_again_at_max": True, "threshold": {"evening": "11h", "night": "11h"}},
+        }
+    )
+    ev(e, "pir-1", EventName.MOTION, local(5, 17, 59))
+    out = e.advance(local(6, 12))
+    assert [(f.rule, f.at) for f in out] == [(Rule.NO_MORNING_ACTIVITY, local(6, 4))]
+
+
+def test_a_snapshot_from_before_the_second_alert_gives_no_second_alert_for_its_alerted_silence() -> None:
+    first = engine()
+    ev(first, "pir-1", EventName.MOTION, local(5, 10))
+    assert [f.at for f in first.advance(local(5, 14))] == [local(5, 13)]
+    old = first.snapshot(HID)
+    del old["cap_alerted"]
+    restored = engine(AGAIN)
+    restored.restore(HID, old)
+    assert restored.advance(local(6, 10)) == []
+
+
+def test_a_door_event_redelivered_after_motion_of_the_same_instant_does_not_leave_twice() -> None:
+    e = engine()
+    found = ev(e, "door-1", EventName.OPEN, local(5, 0))  # midnight: the night window
+    found += e.advance(local(5, 0, 10))
+    found += ev(e, "pir-1", EventName.MOTION, local(5, 0))  # late, stamped with the door's instant
+    found += ev(e, "door-1", EventName.OPEN, local(5, 0))  # the door message again (QoS 1)
+    found += e.advance(local(5, 12))
+    keys = [(f.rule, f.key) for f in found]
+    assert [f.rule for f in found].count(Rule.NIGHT_DOOR) == 1
+    assert len(keys) == len(set(keys))

@@ -234,13 +234,13 @@ class Engine:
                 dev.open_at, dev.open_fired = t, UNSET
             if p.door_left_open:
                 self._touch(home, t + p.door_open_limit)
-            if home.away <= 0:
+            if home.away <= 0 and t > home.last_leave:
                 # A door that opens and is followed by no motion indoors is someone leaving, even
                 # when its close is never reported (a door left ajar, a sensor that misses closes).
                 self._may_leave(home, t, device_id)
         elif event is _CLOSE:
             dev.open_at = UNSET
-            if home.away <= 0:
+            if home.away <= 0 and t > home.last_leave:
                 self._may_leave(home, t, device_id)
         self._activity(home, t, dev.loc)
         return out
@@ -274,6 +274,8 @@ class Engine:
                     left.hour * 60 + left.minute, (t - home.away) / 60.0, at_night=home.leave_night
                 )
             # The silence while out is no silence at home: it is neither learned nor alerted.
+            if t > home.last_activity:
+                home.since_alert += 1  # counted here: _activity sees no new instant after this
             home.last_activity = t
         home.away, home.away_due, home.leave_at = UNSET, INF, UNSET
         self._touch(home, t + home.params.inact_floor)
@@ -305,12 +307,13 @@ class Engine:
                 home.profile.add_silence(home.last_cell, gap)
             if gap >= MIN_SILENCE_S and la >= home.night_from - 4 * 3600 and gap > home.bed_gap:
                 home.bed_gap, home.bed_start = gap, la
+        if t > la:
+            home.since_alert += 1  # a redelivered event (same instant) is not one more sign of life
         home.last_activity = t
         home.last_cell = loc * 24 + self._hour(home, t)
         home.day_count += 1
         if t >= home.night_from:
             home.night_count += 1
-        home.since_alert += 1
         if gap >= 3600 and la > 0 and home.away <= 0 and gap > home.wake_gap:
             # Getting up: the end of the longest silence that ends in the morning window (a trip
             # to the toilet at 05:10 followed by two more hours of sleep is not the wake time).
@@ -388,8 +391,10 @@ class Engine:
             home.cap_due = home.last_activity + self._cap(home, home.last_activity)[0]
             due = min(due, home.cap_due)
         elif p.inactivity and home.last_activity > 0 and home.silence_alerted != home.last_activity:
-            if home.inact_for != home.last_activity:
-                if home.since_alert >= p.rearm_events:
+            armed = home.since_alert >= p.rearm_events
+            if home.inact_for != home.last_activity or home.inact_armed != armed:
+                home.inact_armed = armed
+                if armed:
                     home.inact_due = self._inactivity_due(home, home.last_activity)
                 else:
                     # Not re-armed since the last silence alert (a stray event or two): the silence
@@ -495,6 +500,7 @@ class Engine:
 
     def _leave(self, home: Home, due: float, out: list[Finding]) -> None:
         home.away, home.leave_at = home.leave_at, UNSET
+        home.last_leave = home.away
         home.away_fired = UNSET
         p = home.params
         m = _local(home.tz, home.away)
@@ -735,6 +741,9 @@ class Engine:
         ):
             home.silence_alerted = la
             home.since_alert = 0
+            home.cap_due = INF
+            if due - la >= self._cap(home, la)[0] - 1:
+                home.cap_alerted = la  # already at the day part's max: no second alert for it
             prof = home.profile
             learned = prof is not None and prof.days >= home.params.warmup_days and prof.wake_usual >= 0
             local = _local(home.tz, due)

@@ -84,10 +84,12 @@ class Home:
         "hid",
         "hour_at",
         "hour_cell",
+        "inact_armed",
         "inact_due",
         "inact_for",
         "last_activity",
         "last_cell",
+        "last_leave",
         "leave_at",
         "leave_door",
         "leave_night",
@@ -123,12 +125,17 @@ class Home:
         self.silence_alerted = UNSET
         self.inact_for = UNSET
         self.inact_due = INF
+        #: Whether ``inact_due`` was computed for a re-armed home (learned threshold) or not (the cap).
+        self.inact_armed = False
         #: The last_activity whose silence has had its alert at the day part's max (or whose first
         #: alert came at the max already); ``cap_due``: when that second alert is due.
         self.cap_alerted = UNSET
         self.cap_due = INF
         #: Door closed with no motion yet: the resident may have left (time of the close).
         self.leave_at = UNSET
+        #: The door event that began the last confirmed departure (a redelivered copy of it, or one
+        #: stamped the same instant, does not begin another).
+        self.last_leave = UNSET
         self.leave_door = ""
         self.leave_night = False
         #: Away since (the door close that began it), else UNSET.
@@ -169,6 +176,7 @@ class Home:
         "day_count",
         "last_activity",
         "last_cell",
+        "last_leave",
         "leave_at",
         "leave_door",
         "leave_night",
@@ -216,3 +224,6 @@ class Home:
         self.inact_for = UNSET
         self.inact_due = INF
         self.cap_due = INF
+        if "cap_alerted" not in data:
+            # A snapshot from before the second alert: its alerted silence has had all its alerts.
+            self.cap_alerted = self.silence_alerted
