@@ -129,6 +129,11 @@ def test_fast_timestamps_agree_with_the_standard_parser(ts: str) -> None:
         "2026-01-01T00:00:03",
         "2026-01-01T00:0a:03+08:00",
         "2026-01-01T00:00:3+08:00",
+        "2026-01-01T00+08:30",  # an hour and an offset: fromisoformat reads it, but not as a minute
+        "2026-01-01T12-03:30",
+        "2026-01-01T00:00:03.\uff11\uff12\uff13+08:00",  # full-width digits
+        "2026-01-01T00:00:0\u0663.123+08:00",  # an Arabic-Indic digit
+        "2026-01-0\uff11T00:00:03+08:00",
         "garbage",
     ],
 )

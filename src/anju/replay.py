@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -112,6 +113,12 @@ def parse_row(row: list[str]) -> Observation:
     return Observation(household_id=hid, device_id=dev, kind=kind, event=event, at=at, battery=battery)
 
 
+_MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?:[Zz]|[+-]\d{2}:?\d{2})?\Z", re.ASCII)
+
+
+_OFFSET_START = frozenset("+-Zz")
+
+
 class _Timestamps:
     """RFC 3339 text to epoch seconds; the minute and the offset are parsed once and reused (a sorted
     event file repeats them row after row), only the seconds and their fraction are read per row."""
@@ -126,10 +133,10 @@ class _Timestamps:
         frac = 0.0
         rest = ts[19:]
         mark = ts[23:24]
-        if ts[19:20] == "." and (mark == "+" or mark == "-" or mark == "Z"):
+        if ts[19:20] == "." and mark in _OFFSET_START:
             # Milliseconds, the contract's own format (the common case: no search).
             ms = ts[20:23]
-            if not ms.isdigit():
+            if not (ms.isascii() and ms.isdigit()):
                 raise ValueError(f"bad timestamp {ts!r}")
             frac = int(ms) / 1000.0
             rest = ts[23:]
@@ -140,19 +147,23 @@ class _Timestamps:
                 if end < 0:
                     end = ts.find("Z", 20)
                     if end < 0:
-                        end = len(ts)
-            if not ts[20:end].isdigit():
+                        end = ts.find("z", 20)
+                        if end < 0:
+                            end = len(ts)
+            if not (ts[20:end].isascii() and ts[20:end].isdigit()):
                 raise ValueError(f"bad timestamp {ts!r}")
             frac = float(ts[19:end])
             rest = ts[end:]
         sec = ts[17:19]
-        if ts[16:17] != ":" or len(sec) != 2 or not sec.isdigit() or sec > "59":
+        if ts[16:17] != ":" or len(sec) != 2 or not (sec.isascii() and sec.isdigit()) or sec > "59":
             raise ValueError(f"bad timestamp {ts!r}")
         key = ts[:16] + rest
         base = self._cache.get(key)
         if base is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
+            if not _MINUTE.match(key):  # date, hour, minute and offset, in ASCII digits
+                raise ValueError(f"bad timestamp {ts!r}")
             try:
                 at = datetime.fromisoformat(ts[:16] + ":00" + rest)
             except ValueError as err:
