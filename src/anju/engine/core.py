@@ -680,25 +680,30 @@ class Engine:
             by = "day part"
         if due - la >= self._cap(home, la)[0] - 1:
             home.cap_alerted = la  # alerted at the max already: no second alert for this silence
+        out.append(self._silence_finding(home, due, "inactivity", thr, source, part, by))
+
+    def _silence_finding(
+        self, home: Home, due: float, kind: str, thr: float, source: str, part: str, by: str
+    ) -> Finding:
+        """An inactivity finding for the silence since the last sign of life, with its evidence."""
+        la = home.last_activity
         where = LOCATIONS[home.last_cell // 24] if home.last_cell >= 0 else "unknown"
-        out.append(
-            self._finding(
-                home,
-                Rule.INACTIVITY,
-                due,
-                f"inactivity@{_iso(home.last_activity)}",
-                None,
-                {
-                    "last_activity": _iso(home.last_activity),
-                    "silent_for_s": round(due - home.last_activity),
-                    "threshold_s": round(thr),
-                    "threshold_source": source,
-                    "day_part": part,
-                    "local_time": _local(home.tz, due).strftime("%H:%M"),
-                    "last_location": where,
-                    "threshold_by": by,
-                },
-            )
+        return self._finding(
+            home,
+            Rule.INACTIVITY,
+            due,
+            f"{kind}@{_iso(la)}",
+            None,
+            {
+                "last_activity": _iso(la),
+                "silent_for_s": round(due - la),
+                "threshold_s": round(thr),
+                "threshold_source": source,
+                "day_part": part,
+                "local_time": _local(home.tz, due).strftime("%H:%M"),
+                "last_location": where,
+                "threshold_by": by,
+            },
         )
 
     def _again_at_max(self, home: Home, due: float, out: list[Finding]) -> None:
@@ -708,24 +713,10 @@ class Engine:
         home.cap_alerted = la
         home.cap_due = INF
         cap, part = self._cap(home, la)
-        where = LOCATIONS[home.last_cell // 24] if home.last_cell >= 0 else "unknown"
+        source = "max of the day part: the silence went on after its first alert"
         out.append(
-            self._finding(
-                home,
-                Rule.INACTIVITY,
-                due,
-                f"inactivity-max@{_iso(la)}",
-                None,
-                {
-                    "last_activity": _iso(la),
-                    "silent_for_s": round(due - la),
-                    "threshold_s": round(cap),
-                    "threshold_source": "max of the day part: the silence went on after its first alert",
-                    "day_part": part,
-                    "local_time": _local(home.tz, due).strftime("%H:%M"),
-                    "last_location": where,
-                    "threshold_by": "day part max, second alert",
-                },
+            self._silence_finding(
+                home, due, "inactivity-max", cap, source, part, "day part max, second alert"
             )
         )
 
