@@ -117,6 +117,7 @@ _MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?:[Zz]|[+-]\d{2}:?\d{2}
 
 
 _OFFSET_START = frozenset("+-Zz")
+_FRACTION = re.compile(r"\.\d+", re.ASCII)
 
 
 class _Timestamps:
@@ -141,19 +142,11 @@ class _Timestamps:
             frac = int(ms) / 1000.0
             rest = ts[23:]
         elif ts[19:20] == ".":
-            end = ts.find("+", 20)
-            if end < 0:
-                end = ts.find("-", 20)
-                if end < 0:
-                    end = ts.find("Z", 20)
-                    if end < 0:
-                        end = ts.find("z", 20)
-                        if end < 0:
-                            end = len(ts)
-            if not (ts[20:end].isascii() and ts[20:end].isdigit()):
+            fraction = _FRACTION.match(ts, 19)  # any other count of digits
+            if fraction is None:
                 raise ValueError(f"bad timestamp {ts!r}")
-            frac = float(ts[19:end])
-            rest = ts[end:]
+            frac = float(fraction.group())
+            rest = ts[fraction.end() :]
         sec = ts[17:19]
         if ts[16:17] != ":" or len(sec) != 2 or not (sec.isascii() and sec.isdigit()) or sec > "59":
             raise ValueError(f"bad timestamp {ts!r}")

@@ -665,8 +665,9 @@ class Engine:
         home.silence_alerted = la
         home.since_alert = 0
         home.cap_due = INF
+        cap, cap_part = self._cap(home, la)
         if not armed:
-            thr, part = self._cap(home, la)
+            thr, part = cap, cap_part
             source = f"safety cap: only {signs} sign(s) of life since the last silence alert"
             by = "day part cap"
         elif self._learned(home):
@@ -678,7 +679,7 @@ class Engine:
                 if began[0] > thr:
                     thr, source, part = began[0], f"{began[1]}, of the day part it began in", began[2]
             by = "day part"
-        if due - la >= self._cap(home, la)[0] - 1:
+        if due - la >= cap - 1:
             home.cap_alerted = la  # alerted at the max already: no second alert for this silence
         out.append(self._silence_finding(home, due, "inactivity", thr, source, part, by))
 
