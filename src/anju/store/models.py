@@ -175,6 +175,31 @@ class DeadLetter(Base):
     device_id: Mapped[str | None] = mapped_column(String(128))
 
 
+class IngestCanary(Base):
+    """The last canary each service process published to itself through the broker and stored.
+
+    Written in an ingest batch's transaction: a fresh ``stored_at`` proves that the whole path —
+    broker, subscription, decoding and the database commit — carries messages right now.
+    """
+
+    __tablename__ = "ingest_canaries"
+
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sent_at: Mapped[datetime]
+    stored_at: Mapped[datetime]
+
+
+class RevokedToken(Base):
+    """A bearer token revoked by logout before it expired (kept until then, then purged)."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime]
+
+
 class UnknownDevice(Base):
     """A device heard on the broker but not registered: the installers' to-do list."""
 
