@@ -76,6 +76,14 @@ async def rows(ctx: Context, device_id: str) -> Sequence[SensorEvent]:
         return result.all()
 
 
+async def dead_letters_for(ctx: Context, device_id: str) -> Sequence[DeadLetter]:
+    async with ctx.db() as session:
+        result = await session.scalars(
+            select(DeadLetter).where(DeadLetter.device_id == device_id).order_by(DeadLetter.id)
+        )
+        return result.all()
+
+
 async def test_published_kit_event_is_stored_in_postgresql_with_device_status(
     running: Running, publisher: Publisher
 ) -> None:
@@ -260,40 +268,34 @@ async def test_device_registered_while_running_is_recognized_without_restart(
     assert ingestor.registry.lookup(Protocol.ANJU_V1, pir) is not None
 
 
-async def test_failed_handler_acknowledges_nothing_and_the_redelivered_message_is_stored_once(
+async def test_a_message_whose_handler_always_fails_is_isolated_as_a_dead_letter_and_the_rest_flows(
     running: Running, publisher: Publisher
 ) -> None:
-    ctx, button = running.ctx, f"btn-{uid()}"
-    await register(ctx.db, f"h-{uid()}", [(button, DeviceKind.BUTTON)])
+    ctx, button, door = running.ctx, f"btn-{uid()}", f"door-{uid()}"
+    await register(ctx.db, f"h-{uid()}", [(button, DeviceKind.BUTTON), (door, DeviceKind.DOOR)])
     attempts: list[int] = []
-
-    async def broken(session: AsyncSession, observations: Sequence[Observation]) -> None:
-        attempts.append(len(observations))
-        raise RuntimeError("engine down")
-
-    failing = await running.start(on_stored=broken)
-    await publisher.publish(
-        f"anju/v1/{button}/event", kit_payload(5, ctx.clock.now(), type="button", event="press")
-    )
-    await eventually(lambda: _true(len(attempts) >= 2))
-    assert await rows(ctx, button) == [], "the failed transaction rolled the event back"
-    assert failing.stats.acked == 0 or failing.stats.stored == 0
-    await failing.stop()
-
     seen: list[Observation] = []
 
-    async def working(session: AsyncSession, observations: Sequence[Observation]) -> None:
+    async def broken_for_the_button(session: AsyncSession, observations: Sequence[Observation]) -> None:
         # Runs before the commit, in the same transaction as the insert of the events.
-        count = await session.scalar(select(func.count()).where(SensorEvent.device_id == button))
-        assert count == 1
-        seen.extend(o for o in observations if o.device_id == button)
+        if any(o.device_id == button for o in observations):
+            attempts.append(len(observations))
+            raise RuntimeError("engine down")
+        seen.extend(o for o in observations if o.device_id == door)
 
-    await running.start(on_stored=working)
-    stored = await eventually(lambda: rows(ctx, button))
-    await asyncio.sleep(0.3)
-    assert [(r.seq, r.event) for r in await rows(ctx, button)] == [(5, "press")]
-    assert [(o.event, o.kind) for o in seen] == [(EventName.PRESS, DeviceKind.BUTTON)]
-    assert len(stored) == 1
+    ingestor = await running.start(on_stored=broken_for_the_button)
+    now = ctx.clock.now()
+    await publisher.publish(f"anju/v1/{door}/event", kit_payload(1, now, type="door", event="open"))
+    await publisher.publish(f"anju/v1/{button}/event", kit_payload(5, now, type="button", event="press"))
+    await publisher.publish(f"anju/v1/{door}/event", kit_payload(2, now, type="door", event="close"))
+    letters = await eventually(lambda: dead_letters_for(ctx, button))
+    assert "button press could not be stored: RuntimeError: engine down" in letters[0].reason
+    assert await rows(ctx, button) == [], "the failed transaction rolled the event back"
+    assert [r.seq for r in await eventually(lambda: _at_least(rows(ctx, door), 2))] == [1, 2]
+    assert [o.event for o in seen] == [EventName.OPEN, EventName.CLOSE]
+    assert ingestor.stats.isolated == 1
+    await eventually(lambda: _true(ingestor.stats.acked >= 3))
+    assert attempts, "the handler was called for the press"
 
 
 async def test_transient_failure_is_retried_and_stored_once(running: Running, publisher: Publisher) -> None:

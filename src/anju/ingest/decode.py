@@ -20,6 +20,7 @@ from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName, Pr
 from anju.engine.model import Observation
 from anju.errors import DecodeError
 from anju.ingest.profiles import PLACEHOLDER, Profile
+from anju.store.safe import storable
 
 MAX_PAYLOAD: Final = 4096
 #: How much of a rejected payload is kept for the operator.
@@ -34,6 +35,9 @@ _EPOCH_MS_MAX: Final = 253_402_300_799_999
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _KEY_MAX: Final = 160
 _DEVICE_COLUMN_MAX: Final = 128
+_REASON_MAX: Final = 2000
+#: How deep a payload's JSON may nest: the contract's objects are flat; a bomb is refused unparsed.
+_JSON_DEPTH_MAX: Final = 32
 _Z2M_NAME_MAX: Final = 128
 #: Zigbee2MQTT topics that are not device state: the bridge's own, and commands sent to devices.
 _Z2M_COMMAND_SUFFIXES = ("/set", "/get")
@@ -115,7 +119,14 @@ class IgnoredMessage:
     reason: str
 
 
-Decoded = StoredEvent | DeadLetterRecord | UnknownDeviceRecord | IgnoredMessage
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CanaryRecord:
+    """The service's own canary, back through the broker (see ``Ingestor.publish_canary``)."""
+
+    sent_at: datetime
+
+
+Decoded = StoredEvent | DeadLetterRecord | UnknownDeviceRecord | IgnoredMessage | CanaryRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +192,20 @@ class Decoder:
                 return self._z2m(route, identity, topic, payload, received_at, lookup)
             except DecodeError as err:
                 return dead_letter(topic, payload, received_at, err.reason, device_id=identity)
+            except Exception as err:  # a case no check foresaw: still this message's fault alone
+                reason = f"payload could not be decoded: {type(err).__name__}: {err}"
+                return dead_letter(topic, payload, received_at, reason, device_id=identity)
         return dead_letter(topic, payload, received_at, "topic matches no device profile in sensors/")
+
+    def canary(self, topic: str, payload: bytes, received_at: datetime) -> Decoded:
+        """The service's own canary: ``{"sent_at": RFC 3339}``; anything else is a dead letter."""
+        try:
+            obj = _json_object(payload)
+            return CanaryRecord(sent_at=_ts(obj.get("sent_at", _MISSING), "sent_at"))
+        except DecodeError as err:
+            return dead_letter(topic, payload, received_at, f"canary: {err.reason}")
+        except Exception as err:
+            return dead_letter(topic, payload, received_at, f"canary: {type(err).__name__}: {err}")
 
     # -- the anju kit protocol v1 -------------------------------------------------------------
 
@@ -293,13 +317,14 @@ class Decoder:
 def dead_letter(
     topic: str, payload: bytes, received_at: datetime, reason: str, *, device_id: str | None = None
 ) -> DeadLetterRecord:
+    # Raw bytes are stored as bytes; every text is escaped so that recording it can never fail.
     return DeadLetterRecord(
         received_at=received_at,
-        topic=topic,
+        topic=storable(topic),
         payload_head=bytes(payload[:HEAD_BYTES]),
         payload_size=len(payload),
-        reason=reason,
-        device_id=device_id[:_DEVICE_COLUMN_MAX] if device_id else None,
+        reason=storable(reason, limit=_REASON_MAX),
+        device_id=storable(device_id, limit=_DEVICE_COLUMN_MAX) if device_id else None,
     )
 
 
@@ -309,8 +334,8 @@ def unknown_device(
     return UnknownDeviceRecord(
         received_at=received_at,
         protocol=protocol,
-        key=key[:_KEY_MAX],
-        topic=topic,
+        key=storable(key, limit=_KEY_MAX),
+        topic=storable(topic),
         payload_head=bytes(payload[:HEAD_BYTES]),
     )
 
@@ -339,13 +364,65 @@ def _json_object(payload: bytes) -> dict[str, Any]:
         raise DecodeError(f"payload is not UTF-8 text (bad byte at offset {err.start})") from err
     if not text.strip():
         raise DecodeError("payload is empty: expected a JSON object")
+    _check_depth(text)
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise DecodeError(f"payload is not valid JSON: {err}") from err
     if not isinstance(obj, dict):
         raise DecodeError(f"payload must be a JSON object, got {json_type(obj)}")
+    # NUL and lone surrogates can only arrive as \u escapes (raw ones are not valid JSON text or
+    # UTF-8), so the walk runs only for the rare payload that has an escape at all.
+    if "\\u" in text:
+        _check_text(obj)
     return obj
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than the contract needs before parsing (a bomb recurses in json)."""
+    if text.count("[") + text.count("{") <= _JSON_DEPTH_MAX:
+        return
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > _JSON_DEPTH_MAX:
+                raise DecodeError(f"payload nests deeper than {_JSON_DEPTH_MAX} levels")
+        elif ch in "]}":
+            depth -= 1
+
+
+def _check_text(value: object, path: str = "") -> None:
+    """Refuse NUL and lone surrogates in any string or key: no database stores them as text."""
+    if isinstance(value, str):
+        if "\x00" in value or not _encodable(value):
+            raise DecodeError(f"field '{path or '?'}': text holds NUL or a lone surrogate (\\u0000, \\ud800)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key or not _encodable(key):
+                raise DecodeError("a field name holds NUL or a lone surrogate (\\u0000, \\ud800)")
+            _check_text(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_text(item, f"{path}[{i}]")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def json_type(value: object) -> str:
@@ -391,10 +468,9 @@ def _ts(value: object, name: str) -> datetime:
             hint = " (no UTC offset)" if re.fullmatch(r"[\d\-]{10}[Tt ][\d:.]+", value) else ""
             raise DecodeError(f"{expected}, got {_shown(value)}{hint}")
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError as err:
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except (ValueError, OverflowError) as err:
             raise DecodeError(f"{expected}, got {_shown(value)} ({err})") from err
-        return parsed.astimezone(UTC)
     raise DecodeError(f"{expected}, got {_shown(value)}")
 
 
@@ -460,8 +536,9 @@ def _availability(payload: bytes) -> bool:
     if text in ("online", "offline"):
         return text == "online"
     try:
+        _check_depth(text)
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError, DecodeError):
         obj = None
     state = obj.get("state") if isinstance(obj, dict) else None
     if state in ("online", "offline"):

@@ -229,6 +229,13 @@ class MqttLink:
             return False
         return self._client.ack(mid, qos) == MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Publish on this connection (the loop writes it); False when not connected."""
+        if self._sock is None or not self.connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=qos)
+        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+
     @property
     def paused(self) -> bool:
         return self._paused
