@@ -34,6 +34,7 @@ from anju.errors import AnjuError, ConfigError
 from anju.ingest.profiles import Profile, load_profiles
 from anju.store.db import after_commit, is_transient_error, transaction
 from anju.store.models import DeadLetter, Device, EngineSnapshot, Household, SensorEvent
+from anju.store.safe import storable, storable_json
 
 log = logging.getLogger(__name__)
 
@@ -252,10 +253,42 @@ class Pipeline:
                     continue
             if not rows:
                 continue
-            async with transaction(self.ctx.db) as session:
-                await session.execute(_upsert_snapshots(session, rows))
-            saved += len(rows)
+            try:
+                async with transaction(self.ctx.db) as session:
+                    await session.execute(_upsert_snapshots(session, rows))
+                saved += len(rows)
+            except Exception as err:
+                if is_transient_error(err):
+                    self._dirty.update(str(row["household_id"]) for row in rows)  # saved next pass
+                    raise
+                saved += await self._save_snapshots_one_by_one(rows, err)
             await asyncio.sleep(0)  # let a waiting ingest batch in between chunks
+        return saved
+
+    async def _save_snapshots_one_by_one(self, rows: list[dict[str, Any]], err: BaseException) -> int:
+        """A chunk the database refused: each home alone, so one bad state never blocks the others.
+
+        A state that still fails is stored with its text escaped; failing that, it becomes a dead
+        letter (restart then rebuilds that home from its stored events) instead of failing forever.
+        """
+        log.warning("saving %d engine snapshots failed (%r); saving them one by one", len(rows), err)
+        saved = 0
+        for row in rows:
+            for attempt in (row, {**row, "state": storable_json(row["state"])}):
+                try:
+                    async with transaction(self.ctx.db) as session:
+                        await session.execute(_upsert_snapshots(session, [attempt]))
+                    saved += 1
+                    break
+                except Exception as one_err:
+                    if is_transient_error(one_err):
+                        self._dirty.add(row["household_id"])
+                        raise
+                    last = one_err
+            else:
+                log.error("engine snapshot of %s not stored: %r", row["household_id"], last)
+                async with transaction(self.ctx.db) as session:
+                    session.add(_snapshot_dead_letter(row["household_id"], last, now=self.ctx.clock.now()))
         return saved
 
     async def restore(self) -> tuple[int, int]:
@@ -308,14 +341,27 @@ def _dead_letter(finding: Finding, err: BaseException, *, now: datetime) -> Dead
         "device_id": finding.device_id,
         "detail": json_safe_detail(finding.detail),
     }
-    payload = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, default=str)
+    payload = text.encode("utf-8", "backslashreplace")
     return DeadLetter(
         received_at=now,
-        topic=f"anju/engine/{finding.household_id}/{finding.rule.value}",
+        topic=storable(f"anju/engine/{finding.household_id}/{finding.rule.value}"),
         payload_head=payload,
         payload_size=len(payload),
-        reason=f"finding not raised: {type(err).__name__}: {err}"[:2000],
-        device_id=finding.device_id,
+        reason=storable(f"finding not raised: {type(err).__name__}: {err}", limit=2000),
+        device_id=storable(finding.device_id, limit=128) if finding.device_id else None,
+    )
+
+
+def _snapshot_dead_letter(household_id: str, err: BaseException, *, now: datetime) -> DeadLetter:
+    """An engine state that cannot be saved, where operators see dead letters, with the reason."""
+    return DeadLetter(
+        received_at=now,
+        topic=storable(f"anju/engine/{household_id}/snapshot"),
+        payload_head=b"",
+        payload_size=0,
+        reason=storable(f"engine snapshot not saved: {type(err).__name__}: {err}", limit=2000),
+        device_id=None,
     )
 
 

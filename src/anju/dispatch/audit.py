@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju.clock import isoformat
 from anju.store.db import create_engine, session_factory
 from anju.store.models import AuditRecord
+from anju.store.safe import storable, storable_json
 
 GENESIS = "0" * 64
 
@@ -77,13 +78,17 @@ async def record(
     await lock_chain(session)
     prev = await session.scalar(select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1))
     prev_hash = prev or GENESIS
-    payload = json.loads(json.dumps(content or {}, default=str))
+    # Whatever came from outside (a username, a note, a reason) is escaped before it is hashed and
+    # stored: an audit record that cannot be written would undo the change it records.
+    payload = storable_json(json.loads(json.dumps(content or {}, default=str)))
+    actor = storable(actor, limit=128)
+    entity_key = storable(str(entity_id), limit=64)
     rec = AuditRecord(
         at=at,
         actor=actor,
         action=action,
         entity=entity,
-        entity_id=str(entity_id),
+        entity_id=entity_key,
         content=payload,
         prev_hash=prev_hash,
     )
@@ -93,7 +98,7 @@ async def record(
         actor=actor,
         action=action,
         entity=entity,
-        entity_id=str(entity_id),
+        entity_id=entity_key,
         content=payload,
     )
     session.add(rec)

@@ -41,6 +41,7 @@ from anju.notify.tracking import (
 from anju.notify.twilio import TwilioProvider
 from anju.store.db import is_transient_error, transaction
 from anju.store.models import Notification
+from anju.store.safe import storable
 
 log = logging.getLogger("anju.notify")
 _S = NotificationStatus
@@ -245,7 +246,7 @@ async def _record_failure(
         row = await lock_notification(session, claimed.id, now)
         if row is None or row.status != _S.SENDING.value:
             return
-        row.last_error = f"attempt {claimed.attempt}: {err.graceful_msg}"
+        row.last_error = storable(f"attempt {claimed.attempt}: {err.graceful_msg}", limit=1000)
         if err.retryable and claimed.attempt < policy.max_attempts:
             row.status = _S.PENDING.value
             row.next_attempt_at = now + policy.backoff(claimed.attempt)
@@ -276,7 +277,7 @@ async def fail_row(
 ) -> None:
     """A row this worker cannot handle: ``failed`` with the reason (shown on the console), then the
     usual fallback to someone else. Left as it was, it would stop every pass at the same place."""
-    reason = f"internal error {doing}: {type(err).__name__}: {err}"[:1000]
+    reason = storable(f"internal error {doing}: {type(err).__name__}: {err}", limit=1000)
     log.error("notification %s: %s", row_id, reason, exc_info=err)
     async with transaction(ctx.db) as session:
         row = await lock_notification(session, row_id, now)
