@@ -24,6 +24,7 @@ from anju.domain import ACTIVE_STATES, TRANSITIONS, Channel, IncidentState, Outc
 from anju.engine.model import Finding
 from anju.errors import AnjuError, Conflict, InvalidTransition, NotFound
 from anju.store.models import Alert, Contact, Household, Incident, IncidentEvent, User
+from anju.store.safe import storable_json
 
 SYSTEM = "system"
 #: Alerts below this severity are recorded (the device work list) and join an active incident, but
@@ -75,8 +76,8 @@ def json_safe(value: Any) -> Any:
 
 
 def json_safe_detail(detail: Any) -> dict[str, Any]:
-    """A finding's evidence as a JSON object a JSON column never refuses."""
-    safe = json_safe(detail)
+    """A finding's evidence as a JSON object a JSON column never refuses (text escaped, numbers finite)."""
+    safe = storable_json(json_safe(detail))
     return safe if isinstance(safe, dict) else {"value": safe}
 
 
