@@ -311,3 +311,15 @@ def test_observation_carries_event_time_and_household() -> None:
         NOW,
         90,
     )
+
+
+def test_a_field_given_twice_is_a_dead_letter_whichever_copy_a_parser_would_keep() -> None:
+    # Found by tests/test_alarm_path_fuzz.py: json.loads kept the last copy, so a press could hide
+    # behind a harmless first "event" that another reader (a gateway, an audit tool) would believe.
+    body = '{"seq":3,"ts":1795900931250,"type":"button","event":"tamper","event":"press"}'
+    assert reason("anju/v1/btn-0001/event", body) == (
+        "field 'event' appears more than once: field names must be unique"
+    )
+    assert "appears more than once" in reason("zigbee2mqtt/sos", '{"action":"single","action":"hold"}')
+    nested = '{"seq":3,"ts":1795900931250,"type":"pir","event":"motion","meta":{"a":1,"a":2}}'
+    assert reason("anju/v1/pir-0001/event", nested).startswith("field 'a' appears more than once")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from anju.context import Context
@@ -104,3 +105,25 @@ async def test_dead_letters_and_unknown_devices_are_kept_with_counts(ctx: Contex
         ("payload is not UTF-8 text", 1000, 256)
     ]
     assert events == 0
+
+
+@pytest.mark.parametrize("ts", [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)])
+async def test_a_press_stamped_at_the_first_or_last_instant_is_new_once_and_reads_back_the_same(
+    ctx: Context, ts: datetime
+) -> None:
+    # Found by tests/test_alarm_path_fuzz.py: asyncpg stores these instants as -infinity/infinity
+    # and RETURNING gave them back naive, so the press was stored but counted as a redelivery and
+    # never reached the rules (a gateway without a clock sends Go's zero time, 0001-01-01T00:00:00Z).
+    await register(ctx.db, "h-s", [("btn-edge", DeviceKind.BUTTON)])
+    press = _event("btn-edge", 7, event=EventName.PRESS, kind=DeviceKind.BUTTON, ts=ts, clock_skewed=True)
+    async with transaction(ctx.db) as session:
+        outcome = await store_batch(session, events=[press])
+    assert (outcome.new, outcome.duplicates) == ([press], 0)
+    async with transaction(ctx.db) as session:
+        again = await store_batch(session, events=[press])
+    assert (again.new, again.duplicates) == ([], 1)
+    async with ctx.db() as session:
+        stored = (
+            await session.scalars(select(SensorEvent.ts).where(SensorEvent.device_id == "btn-edge"))
+        ).all()
+    assert stored == [ts]

@@ -366,7 +366,7 @@ def _json_object(payload: bytes) -> dict[str, Any]:
         raise DecodeError("payload is empty: expected a JSON object")
     _check_depth(text)
     try:
-        obj = json.loads(text, parse_constant=_reject_constant)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as err:
         raise DecodeError(f"payload is not valid JSON: {err}") from err
     if not isinstance(obj, dict):
@@ -375,6 +375,19 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     # UTF-8), so the walk runs only for the rare payload that has an escape at all.
     if "\\u" in text:
         _check_text(obj)
+    return obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are unique: parsers disagree on which duplicate wins (smuggling)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                shown = key if len(key) <= 40 else key[:40] + "…"
+                raise DecodeError(f"field '{shown}' appears more than once: field names must be unique")
+            seen.add(key)
     return obj
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, text, update
@@ -109,7 +109,10 @@ async def insert_events(session: AsyncSession, events: Sequence[StoredEvent]) ->
             "rssi": [e.rssi for e in events],
         }
         result = await session.execute(_PG_INSERT_EVENTS, params)
-        return {(row[0], row[1], row[2]) for row in result}
+        # asyncpg writes the first and last instant a datetime holds (a device clock at Go's zero
+        # time "0001-01-01T00:00:00Z") as -infinity/infinity and reads them back naive: without
+        # the UTC the key would not match, and a stored button press would pass for a redelivery.
+        return {(row[0], row[1], _aware(row[2])) for row in result}
     stmt = (
         sqlite_insert(_events)
         .on_conflict_do_nothing(index_elements=["device_id", "seq", "ts"])
@@ -117,6 +120,10 @@ async def insert_events(session: AsyncSession, events: Sequence[StoredEvent]) ->
     )
     result = await session.execute(stmt, [_event_row(e) for e in events])
     return {(row[0], row[1], row[2]) for row in result}
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _event_row(e: StoredEvent) -> dict[str, Any]:
