@@ -42,6 +42,8 @@ class BrokerAddress:
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    #: PEM CA file for ``mqtts://`` (``ANJU_MQTT_CA_FILE``); None: the system's trusted CAs.
+    ca_file: str | None = None
 
     def __str__(self) -> str:
         scheme = "mqtts" if self.tls else "mqtt"
@@ -68,6 +70,14 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None,
     )
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context trusting ``ca_file`` (else the system's CAs)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"MQTT CA file {ca_file!r} cannot be loaded: {err}") from err
 
 
 class MqttLink:
@@ -130,7 +140,7 @@ class MqttLink:
         if self.address.username is not None:
             client.username_pw_set(self.address.username, self.address.password)
         if self.address.tls:
-            client.tls_set_context(ssl.create_default_context())
+            client.tls_set_context(tls_context(self.address.ca_file))
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_subscribe = self._handle_subscribe
@@ -189,6 +199,17 @@ class MqttLink:
             self._connecting = loop.run_in_executor(None, self._connect_blocking)
             try:
                 await asyncio.shield(self._connecting)
+            except ssl.SSLCertVerificationError as err:
+                log.error(
+                    "Refusing MQTT broker %s: its TLS certificate does not verify (%s); check "
+                    "ANJU_MQTT_CA_FILE and the broker's certificate; retrying in %.1f s",
+                    self.address,
+                    err,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+                continue
             except (OSError, ValueError, ssl.SSLError) as err:
                 log.warning("MQTT connect to %s failed: %s; retrying in %.1f s", self.address, err, backoff)
                 await asyncio.sleep(backoff)

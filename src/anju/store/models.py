@@ -347,3 +347,25 @@ class EngineSnapshot(Base):
     watermark: Mapped[datetime]
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]
+
+
+class BrokerCredential(Base):
+    """An MQTT login: a home's gateway (or one device) that may publish only its own devices, or Anju's own.
+
+    ``password_hash`` is Mosquitto's ``$7$`` PBKDF2-SHA512 string; the PostgreSQL views ``mqtt_user``
+    and ``mqtt_acl`` (migration 0003) present the same hash and the topics to EMQX.
+    """
+
+    __tablename__ = "broker_credentials"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: ``gateway`` (publishes its devices' topics) or ``service`` (Anju: reads them).
+    role: Mapped[str] = mapped_column(String(16))
+    household_id: Mapped[str | None] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), index=True
+    )
+    #: Set for a device that logs in itself: only this device's topics, not the whole home's.
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    rotated_at: Mapped[datetime]
