@@ -33,3 +33,31 @@ class Metrics:
             registry=self.registry,
         )
         self.alerts = Counter("anju_alerts", "Alerts raised", ["rule", "severity"], registry=self.registry)
+        # Alarm-path health (anju.health): set by the monitor; the rules in deploy/prometheus/ read them.
+        self.alarm_path_healthy = Gauge(
+            "anju_alarm_path_healthy",
+            "1 while the alarm-path check holds, 0 while it fails",
+            ["check"],
+            registry=self.registry,
+        )
+        self.alarm_path_degradations = Counter(
+            "anju_alarm_path_degradations",
+            "Times an alarm-path check went from holding to failing",
+            ["check"],
+            registry=self.registry,
+        )
+        self.health_evaluated = Gauge(
+            "anju_health_last_evaluation_timestamp_seconds",
+            "Unix time of the health monitor's last evaluation",
+            registry=self.registry,
+        )
+        self.ingest_oldest_waiting = Gauge(
+            "anju_ingest_oldest_waiting_seconds",
+            "Age of the oldest message received and not yet committed (0: none waits), read at scrape",
+            registry=self.registry,
+        )
+        self.canary_last_stored = Gauge(
+            "anju_canary_last_stored_timestamp_seconds",
+            "Unix time at which this process last stored its own canary (0: not yet)",
+            registry=self.registry,
+        )

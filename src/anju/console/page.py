@@ -86,6 +86,8 @@ class Page:
             "is_responder": role == Role.RESPONDER.value,
             "can_see_queue": role in STAFF_ROLES,
             "can_see_reports": role in REPORT_ROLES,
+            # The health banner polls /readyz as often as the service evaluates it (at most once a second).
+            "health_poll_ms": int(max(1.0, self.ctx.settings.health_interval_s) * 1000),
             **data,
         }
         html = env.get_template(template).render(context)

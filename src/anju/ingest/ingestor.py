@@ -21,7 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -158,6 +158,8 @@ class Ingestor:
         address = parse_mqtt_url(url)
         if username is not None:
             address = BrokerAddress(address.host, address.port, address.tls, username, password)
+        if settings.mqtt_ca_file is not None:
+            address = replace(address, ca_file=str(settings.mqtt_ca_file))
         self.ctx = ctx
         self.on_stored = on_stored
         self.decoder = Decoder(
@@ -210,12 +212,16 @@ class Ingestor:
         times = [t for t in (self._in_hand_since, self._queue[0].received_at if self._queue else None) if t]
         return min(times) if times else None
 
-    async def publish_canary(self) -> datetime:
-        """Publish a canary to ourselves through the broker; its storing sets ``canary_stored_at``."""
+    async def publish_canary(self) -> datetime | None:
+        """Publish a canary to ourselves through the broker; its storing sets ``canary_stored_at``.
+
+        Returns when it was sent, or None when it could not leave (not connected to the broker).
+        """
         sent_at = self.ctx.clock.now()
         payload = json.dumps({"sent_at": sent_at.isoformat(), "client_id": self.client_id}).encode()
         if not self.link.publish(self.canary_topic, payload, qos=1):
             log.warning("canary not published: not connected to the broker")
+            return None
         return sent_at
 
     async def start(self) -> None:

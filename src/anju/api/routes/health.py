@@ -50,7 +50,11 @@ async def healthz() -> dict[str, str]:
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Readiness}},
 )
 async def readyz(ctx: CtxDep) -> JSONResponse:
-    """200 when the database answers and every registered probe (``ctx.readiness``) holds, else 503."""
+    """200 when the database answers and every registered probe (``ctx.readiness``) holds, else 503.
+
+    The service registers ``mqtt``, ``ingest`` and ``canary`` (anju.health); ``reasons`` says why each
+    failing check fails.
+    """
     checks: dict[str, bool] = {}
     reasons: dict[str, str] = {}
     checks["database"], reason = await _database_ok(ctx)
@@ -62,6 +66,11 @@ async def readyz(ctx: CtxDep) -> JSONResponse:
         except Exception as err:  # a broken probe means "not ready", never a 500
             checks[name] = False
             reasons[name] = f"probe failed: {type(err).__name__}: {err}"[:300]
+            continue
+        # A probe may say why it fails (anju.health.Probe keeps its last reason).
+        reason = getattr(probe, "reason", "")
+        if not checks[name] and isinstance(reason, str) and reason:
+            reasons[name] = reason[:500]
     body = Readiness(ready=all(checks.values()), checks=checks, reasons=reasons)
     code = status.HTTP_200_OK if body.ready else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse(body.model_dump(), status_code=code)
