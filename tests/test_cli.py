@@ -60,7 +60,7 @@ def test_user_add_refuses_a_taken_name_and_a_short_password(sqlite_env: dict[str
     again = anju("user", "add", "li", "--role", "supervisor", env=sqlite_env, stdin=PASSWORD)
     assert again.returncode == 2 and "already exists" in again.stderr
     short = anju("user", "add", "zhao", "--role", "operator", env=sqlite_env, stdin="abc\n")
-    assert short.returncode == 2 and "at least 8" in short.stderr
+    assert short.returncode == 2 and "at least 10" in short.stderr
 
 
 def test_user_add_refuses_an_unknown_role(sqlite_env: dict[str, str]) -> None:

@@ -221,7 +221,7 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_active_admin(ctx
 @pytest.mark.parametrize(
     ("case", "body", "status", "reason"),
     [
-        ("short password", {"password": "1234567"}, 422, "at least 8"),
+        ("short password", {"password": "1234567"}, 422, "at least 10"),
         ("local phone number", {"phone": "13900139000"}, 422, "international format"),
         ("unknown role", {"role": "root"}, 422, "role"),
         ("bad username", {"username": "刘 芳"}, 422, "username"),
@@ -255,7 +255,7 @@ async def test_a_bad_new_user_is_refused_with_a_reason_and_nothing_is_written(
 @pytest.mark.parametrize(
     ("case", "body", "status", "reason"),
     [
-        ("short password", {"password": "short"}, 422, "at least 8"),
+        ("short password", {"password": "short"}, 422, "at least 10"),
         ("null role", {"role": None}, 422, "cannot be null: role"),
         ("username is not editable", {"username": "other"}, 422, "username"),
         ("responder without contact", {"role": "responder"}, 422, "responder needs contact_id"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from zxcvbn import zxcvbn
 
 from anju.clock import Clock
 from anju.dispatch import audit
@@ -18,7 +20,13 @@ from anju.errors import Conflict, NotFound
 from anju.store.models import Contact, User
 
 _hasher = PasswordHasher()
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+#: zxcvbn's 0–4 guessability score a password must reach (3: "safely unguessable", ~10^8 guesses).
+MIN_PASSWORD_SCORE = 3
+#: zxcvbn looks at this many characters (its own limit); a longer password is judged by its start.
+_SCORED_PREFIX = 72
+#: zxcvbn keeps the user inputs of a call in a module-level dictionary: one call at a time.
+_ZXCVBN_LOCK = threading.Lock()
 #: What an edit may change; the username is the audit trail's actor name and never changes.
 EDITABLE_FIELDS = frozenset({"role", "display_name", "phone", "language", "active", "contact_id"})
 #: How a password change appears in the audit trail: never the password, never its hash.
@@ -32,7 +40,7 @@ def hash_password(password: str) -> str:
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         return False
 
 
@@ -41,11 +49,40 @@ async def _hash_off_loop(password: str) -> str:
     return await asyncio.to_thread(hash_password, password)
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str, *, username: str = "") -> None:
+    """Refuse a password shorter than 10 characters or easy to guess (zxcvbn); ValueError says why."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(
             f"password must have at least {MIN_PASSWORD_LENGTH} characters"
             f" (密码至少 {MIN_PASSWORD_LENGTH} 位)"
+        )
+    with _ZXCVBN_LOCK:
+        result = zxcvbn(password[:_SCORED_PREFIX], user_inputs=[username, "anju"] if username else ["anju"])
+    common = any(
+        m.get("pattern") == "dictionary"
+        and m.get("dictionary_name") == "passwords"
+        and m["token"] == password
+        for m in result["sequence"]
+    )
+    if common or result["score"] < MIN_PASSWORD_SCORE:
+        warning = result["feedback"].get("warning") or "it is too easy to guess"
+        raise ValueError(
+            f"password refused: {warning.rstrip('.')}; use a longer phrase of unrelated words"
+            " (密码过于常见或容易被猜到，请使用更长、不相关的词组)"
+        )
+
+
+async def _check_password(password: str, username: str) -> None:
+    # zxcvbn takes up to ~80 ms of CPU on a long password: off the event loop, like argon2.
+    await asyncio.to_thread(check_password, password, username=username)
+
+
+def check_responder_contact(role: Role | str, contact_id: int | None) -> None:
+    """A responder must be linked to a household contact (the API and the CLI share this rule)."""
+    if Role(role) is Role.RESPONDER and contact_id is None:
+        raise ValueError(
+            "a responder needs contact_id: it is how they see the incidents dispatched to them"
+            " (处置人员须关联一位联系人)"
         )
 
 
@@ -81,7 +118,7 @@ async def create_user(
     contact_id: int | None = None,
 ) -> User:
     """Create a user in the caller's transaction; a taken name is a Conflict, a bad value a ValueError."""
-    _check_password(password)
+    await _check_password(password, username)
     password_hash = await _hash_off_loop(password)  # before the lock: hold it briefly
     # The chain lock first (as every audited write): concurrent creations of one name queue here, so
     # the check below cannot be overtaken by the other insert.
@@ -140,7 +177,9 @@ async def update_user(
         raise ValueError(f"user fields cannot be edited: {', '.join(sorted(unknown))}")
     new_hash: str | None = None
     if password is not None:
-        _check_password(password)
+        # The name is read before the lock for the strength check only (usernames never change).
+        current = await session.get(User, user_id)
+        await _check_password(password, current.username if current is not None else "")
         new_hash = await _hash_off_loop(password)  # before the lock: hold it briefly
     wanted = dict(changes)
     if "role" in wanted:
@@ -159,11 +198,7 @@ async def update_user(
     if "contact_id" in diff:
         await _check_contact(session, wanted["contact_id"])
     role = wanted.get("role", user.role)
-    if role == Role.RESPONDER.value and wanted.get("contact_id", user.contact_id) is None:
-        raise ValueError(
-            "a responder needs contact_id: it is how they see the incidents dispatched to them"
-            " (处置人员须关联一位联系人)"
-        )
+    check_responder_contact(role, wanted.get("contact_id", user.contact_id))
     active = wanted.get("active", user.active)
     if _is_active_admin(user.role, user.active) and not _is_active_admin(role, active):
         others = await session.scalar(
@@ -196,10 +231,3 @@ async def update_user(
             content={"username": user.username, "changes": diff},
         )
     return user, diff
-
-
-async def authenticate(session: AsyncSession, username: str, password: str) -> User | None:
-    user = await session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if user is None or not verify_password(user.password_hash, password):
-        return None
-    return user

@@ -24,6 +24,7 @@ class _Command(Protocol):
 _DELEGATED = {
     "simulate": ("anju.simulator.command", "the hardware simulator: live to MQTT or to files"),
     "replay": ("anju.replay", "run the rule engine over an event file on event time"),
+    "broker": ("anju.ingest.broker_auth", "gateway MQTT credentials and the broker's password/ACL files"),
 }
 
 
@@ -59,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=["operator", "supervisor", "admin", "responder"])
     add.add_argument("--display-name", default="")
     add.add_argument("--phone", default=None)
+    add.add_argument(
+        "--contact",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="household contact id (required for responders)",
+    )
 
     audit = sub.add_parser("audit", help="the tamper-evident audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -147,7 +155,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         password = _read_password()
         return asyncio.run(
             runtime.add_user(
-                args.name, role=args.role, password=password, display_name=args.display_name, phone=args.phone
+                args.name,
+                role=args.role,
+                password=password,
+                display_name=args.display_name,
+                phone=args.phone,
+                contact_id=args.contact,
             )
         )
     if args.command == "audit":

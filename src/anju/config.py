@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     simulator_dir: Path = PROJECT_ROOT / "simulator"
 
     mqtt_client_id: str = "anju-ingest"
+    #: CA certificate(s) (PEM) that sign the broker's TLS certificate for ``mqtts://``; unset: the
+    #: system's trusted CAs. The MQTT link reads it from the environment (``ANJU_MQTT_CA_FILE``).
+    mqtt_ca_file: Path | None = None
     #: MQTT v5 session expiry: how long the broker keeps our queue while Anju is down.
     mqtt_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
     ingest_batch_size: int = Field(default=1000, ge=1, le=10000)
@@ -53,6 +56,15 @@ class Settings(BaseSettings):
     #: Messages decoded but not yet committed; past this the reader pauses (back-pressure).
     ingest_queue_limit: int = Field(default=20000, ge=100)
     max_clock_skew_s: float = 300.0
+    #: Alarm-path health (docs/operations.md): how often it is evaluated; ingest that has not
+    #: committed this long while messages wait is stalled; the canary's period and deadline; how
+    #: long a failure lasts before it pages; how long all must hold before an episode has recovered.
+    health_interval_s: float = Field(default=5.0, gt=0, le=300)
+    health_stall_s: float = Field(default=30.0, gt=0)
+    canary_interval_s: float = Field(default=30.0, gt=0)
+    canary_deadline_s: float = Field(default=15.0, gt=0)
+    health_page_after_s: float = Field(default=15.0, ge=0)
+    health_recover_s: float = Field(default=60.0, ge=0)
     token_ttl_s: int = 12 * 3600
 
     @field_validator("timezone")
@@ -73,6 +85,16 @@ class Settings(BaseSettings):
         if scheme not in ("mqtt", "mqtts"):
             raise ValueError(f"ANJU_MQTT_URL must start with mqtt:// or mqtts://, got {scheme!r}")
         return value
+
+    @field_validator("mqtt_ca_file", mode="before")
+    @classmethod
+    def _ca_file_readable(cls, value: object) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        path = Path(str(value))
+        if not path.is_file() or not os.access(path, os.R_OK):
+            raise ValueError(f"ANJU_MQTT_CA_FILE {str(path)!r} is not a readable file")
+        return path
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -29,7 +29,8 @@ from anju.store.models import Contact, User
 
 log = logging.getLogger("anju.demo")
 
-DEMO_PASSWORD = "anju-demo"
+#: Long and uncommon enough for the password rule (zxcvbn score 4), like every password.
+DEMO_PASSWORD = "anju-demo-2026"
 DEMO_USERS = (
     ("admin", Role.ADMIN, "管理员 Admin"),
     ("supervisor", Role.SUPERVISOR, "值班主管 Supervisor"),

@@ -434,9 +434,11 @@ class Service:
         #: Why a task ended on its own; the service then stops and exits with an error.
         self.died: str | None = None
         self.ingestor: Any = None
+        self.health: Any = None
         self.http: Any = None
 
     async def start(self) -> None:
+        from anju.health import HealthMonitor
         from anju.ingest.ingestor import Ingestor
 
         if self.serve_http:
@@ -456,15 +458,21 @@ class Service:
             password=self.mqtt.password,
         )
         await self.ingestor.start()
-        self.ctx.readiness["mqtt"] = lambda: bool(
-            self.ingestor is not None and self.ingestor.connected.is_set()
-        )
+        if self.serve_http:
+            # Built before any periodic task starts: importing and building the app holds the loop for
+            # seconds, which the health monitor's first round would take for a database timeout.
+            self._build_http()
+        # The alarm path's own health: /readyz probes (mqtt, ingest, canary), metrics, one incident
+        # per degradation (anju.health).
+        self.health = HealthMonitor(self.ctx, self.ingestor)
+        self.health.register()
         stop = self.stop_event
+        self._spawn(_every(self.ctx.settings.health_interval_s, stop, self.health.evaluate, "health monitor"))
         self._spawn(_every(TICK_S, stop, self.pipeline.tick, "engine tick"))
         self._spawn(_every(SNAPSHOT_S, stop, self.pipeline.save_snapshots, "engine snapshot"))
         self._spawn(_every(RECONFIGURE_S, stop, self.pipeline.configure_from_db, "engine reconfigure"))
         self._start_workers()
-        if self.serve_http:
+        if self.http is not None:
             self._spawn(self._serve_http())
 
     def _start_workers(self) -> None:
@@ -477,7 +485,7 @@ class Service:
         self._spawn(escalation_loop(self.ctx, self.stop_event))
         self._spawn(outbox_loop(self.ctx, self.stop_event))
 
-    async def _serve_http(self) -> None:
+    def _build_http(self) -> None:
         import uvicorn
 
         from anju.api.app import create_app
@@ -493,6 +501,9 @@ class Service:
         )
         self.http = uvicorn.Server(config)
         self.http.install_signal_handlers = lambda: None
+
+    async def _serve_http(self) -> None:
+        assert self.http is not None
         await self.http.serve()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
@@ -581,6 +592,11 @@ def run_service() -> int:
 
     mqtt_url = settings.mqtt_url
     url = urlsplit(mqtt_url)
+    from anju.ingest.broker_auth import broker_warnings
+    from anju.ingest.mqtt import parse_mqtt_url
+
+    for warning in broker_warnings(parse_mqtt_url(mqtt_url)):
+        log.warning("%s", warning)
 
     async def _main() -> None:
         from anju.store.migrate import current_is_head
@@ -633,10 +649,15 @@ async def add_user(
     password: str,
     display_name: str = "",
     phone: str | None = None,
+    contact_id: int | None = None,
     clock: Clock | None = None,
 ) -> int:
-    from anju.accounts import create_user
+    from anju.accounts import check_responder_contact, create_user
 
+    try:
+        check_responder_contact(role, contact_id)  # before any connection: the API's rule
+    except ValueError as err:
+        raise AnjuError(str(err)) from err
     settings = _settings()
     ctx = Context.create(settings)
     try:
@@ -649,6 +670,7 @@ async def add_user(
                 clock=clock or RealClock(),
                 display_name=display_name,
                 phone=phone,
+                contact_id=contact_id,
             )
         print(f"user {user.username!r} ({user.role}) created")
         return 0

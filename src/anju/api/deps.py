@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import AfterValidator, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import RealClock
 from anju.context import Context
 from anju.domain import Role
-from anju.store.models import User
+from anju.store.models import RevokedToken, User
 
 ALGORITHM = "HS256"
 _WALL = RealClock()
@@ -41,11 +44,46 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+#: The largest id or count a request may name: every integer column holds it (PostgreSQL ``integer``).
+MAX_ID = 2**31 - 1
+#: A numeric id in a path: out of range is 422, in range but absent 404 — never a database error.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: The largest id of a ``BigInteger`` table (events, notifications, audit records).
+MAX_BIG_ID = 2**63 - 1
+BigIdPath = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
+#: A text id in a path (households, devices: ``String(64)`` columns).
+TextIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+#: How many rows a page skips.
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+#: A numeric id in a request body (e.g. ``contact_id``).
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: Years an instant in a request may name: room for window arithmetic at both ends of ``datetime``.
+INSTANT_YEARS = (1900, 9000)
+
+
+def _storable_instant(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-11-01T00:00:00+08:00 (时间须带时区偏移)")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError as err:
+        raise ValueError("time out of range (时间超出范围)") from err
+    if not INSTANT_YEARS[0] <= utc.year <= INSTANT_YEARS[1]:
+        raise ValueError(f"time out of range: years {INSTANT_YEARS[0]}–{INSTANT_YEARS[1]} (时间超出范围)")
+    return utc
+
+
+#: An RFC 3339 time with an offset, converted to UTC; out of range is 422, never a database error.
+Instant = Annotated[datetime, AfterValidator(_storable_instant)]
+
+
 def issue_token(ctx: Context, user: User) -> str:
     # Wall time on purpose: PyJWT checks ``exp`` against it, whatever a simulated clock says.
     now = _WALL.now()
     claims = {
         "sub": str(user.id),
+        # A unique id per token: logout revokes this one token (``revoked_tokens``), not the user's others.
+        "jti": secrets.token_urlsafe(16),
         "role": user.role,
         "ver": user.token_version,
         "iat": int(now.timestamp()),
@@ -80,27 +118,65 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-async def get_current_user(
-    request: Request,
-    ctx: CtxDep,
-    session: SessionDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User:
-    if not token:
-        token = token_from_cookie(request)
-    if not token:
-        raise _UNAUTHORIZED
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is, its id (for revocation) and when it expires."""
+
+    user_id: int
+    jti: str
+    expires_at: datetime
+    version: int
+
+
+def decode_token(ctx: Context, token: str) -> TokenClaims | None:
+    """The claims of a well-signed, unexpired token that carries a ``jti``; None for anything else."""
     try:
         claims = jwt.decode(
             token,
             ctx.settings.secret_key.get_secret_value(),
             algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"]},
+            options={"require": ["exp", "sub", "jti"]},
         )
-    except jwt.PyJWTError as err:
-        raise _UNAUTHORIZED from err
-    user = await session.get(User, int(claims["sub"]))
-    if user is None or not user.active or claims.get("ver", 0) != user.token_version:
+        return TokenClaims(
+            user_id=int(claims["sub"]),
+            jti=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            version=int(claims.get("ver", 0)),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
+        return None
+
+
+async def user_for_token(session: AsyncSession, claims: TokenClaims) -> User | None:
+    """The active user a token names, unless it was revoked (logout) or outdated (reset, new role)."""
+    if not 1 <= claims.user_id <= MAX_ID or len(claims.jti) > 64:
+        return None
+    if await session.get(RevokedToken, claims.jti) is not None:
+        return None
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.active or claims.version != user.token_version:
+        return None
+    return user
+
+
+async def get_token_claims(
+    request: Request, ctx: CtxDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> TokenClaims:
+    """The bearer header's (or the console cookie's) token, decoded; 401 without a valid one."""
+    if not token:
+        token = token_from_cookie(request)
+    claims = decode_token(ctx, token) if token else None
+    if claims is None:
+        raise _UNAUTHORIZED
+    return claims
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
+
+
+async def get_current_user(session: SessionDep, claims: ClaimsDep) -> User:
+    user = await user_for_token(session, claims)
+    if user is None:
         raise _UNAUTHORIZED
     return user
 

@@ -46,8 +46,44 @@ EntityId = Annotated[str, StringConstraints(pattern=ID_REGEX)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
+def _unstorable_at(value: object, path: str) -> str | None:
+    """Where in a request body a string (or key) holds NUL or a lone surrogate, if anywhere."""
+    if isinstance(value, str):
+        return (path or "body") if "\x00" in value or not _utf8(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _unstorable_at(str(key), path) is not None:
+                return f"{path or 'body'} (a key)"  # the key itself is not shown: it is the bad text
+            if (where := _unstorable_at(item, f"{path}.{key}" if path else str(key))) is not None:
+                return where
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if (where := _unstorable_at(item, f"{path}[{i}]")) is not None:
+                return where
+    return None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """Refuse NUL and lone surrogates in any text of a body alike on SQLite and PostgreSQL."""
+        if isinstance(data, dict | list) and (where := _unstorable_at(data, "")) is not None:
+            raise ValueError(
+                f"{where}: text holds NUL or a lone surrogate (\\u0000, \\ud800), which cannot be "
+                "stored (文本含有无法保存的字符)"
+            )
+        return data
 
 
 class PageOf(Schema, Generic[T]):

@@ -48,6 +48,10 @@ CATALOG: dict[str, tuple[str, str]] = {
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Sign in"),
     "login.error_invalid": ("用户名或密码不正确。", "Wrong username or password."),
+    "login.error_throttled": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; wait a few minutes and try again.",
+    ),
     "login.error_origin": (
         "登录请求来源不正确，请刷新页面后重试。",
         "The sign-in came from another site; reload and try again.",
@@ -123,6 +127,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "rule.device_offline": ("设备离线", "device offline"),
     "rule.low_battery": ("电量低", "low battery"),
     "rule.tamper": ("设备被拆", "tamper"),
+    "rule.alarm_path": ("报警链路异常", "alarm path degraded"),
     "outcome.false_alarm": ("误报", "false alarm"),
     "outcome.resident_well": ("老人平安", "resident well"),
     "outcome.assisted_at_home": ("上门协助", "assisted at home"),
@@ -184,6 +189,18 @@ CATALOG: dict[str, tuple[str, str]] = {
     "timeline.follow_up_waived": ("免回访", "follow-up waived"),
     "timeline.sms_reply": ("短信回复", "SMS reply"),
     "timeline.other": ("记录", "entry"),
+    "timeline.alarm_path_degraded": ("报警链路异常", "alarm path degraded"),
+    "timeline.alarm_path_recovered": ("报警链路恢复", "alarm path recovered"),
+    # the alarm path's health banner (every page, every staff user)
+    "health.banner": (
+        "报警链路异常：新的告警可能无法及时送达，请按应急预案处置。",
+        "Alarm path degraded: new alarms may not get through in time; follow the contingency plan.",
+    ),
+    "health.check.database": ("数据库无法访问", "database unreachable"),
+    "health.check.mqtt": ("MQTT 消息服务器未连接", "MQTT broker not connected"),
+    "health.check.ingest": ("数据入库停滞", "ingest has stopped storing messages"),
+    "health.check.canary": ("自检消息未按时入库", "self-test canary not stored in time"),
+    "health.check.service": ("无法连接安居服务", "the Anju service does not answer"),
     # actors the system writes on the timeline (people appear by their user name)
     "actor.system": ("系统", "system"),
     "actor.escalation": ("自动升级", "escalation"),
@@ -494,6 +511,7 @@ JS_PREFIXES = (
     "import.",
     "common.",
     "error.",
+    "health.",
 )
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import secrets
 
-import jwt
 from starlette.requests import Request
 from starlette.responses import Response
 
-from anju.api.deps import ALGORITHM, CSRF_COOKIE, TOKEN_COOKIE
+from anju.api.deps import CSRF_COOKIE, TOKEN_COOKIE, decode_token, user_for_token
 from anju.context import Context
 from anju.domain import Role
 from anju.store.models import User
@@ -20,36 +19,22 @@ REPORT_ROLES = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 IMPORT_ROLES = frozenset({Role.ADMIN.value})
 
 
-def user_id_from_token(ctx: Context, token: str) -> int | None:
-    """The user id a valid, unexpired token names; None for anything else."""
-    try:
-        claims = jwt.decode(
-            token,
-            ctx.settings.secret_key.get_secret_value(),
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"]},
-        )
-        return int(claims["sub"])
-    except (jwt.PyJWTError, ValueError, TypeError):
-        return None
-
-
 async def user_from_request(ctx: Context, request: Request) -> User | None:
-    """The signed-in user from the console cookie or a bearer header, read in a short session."""
+    """The signed-in user from the console cookie or a bearer header, read in a short session.
+
+    The same checks as the API's: a revoked (logged-out), outdated or deactivated token is refused.
+    """
     token = request.cookies.get(TOKEN_COOKIE)
     auth = request.headers.get("authorization", "")
     if not token and auth.lower().startswith("bearer "):
         token = auth[7:].strip()
     if not token:
         return None
-    user_id = user_id_from_token(ctx, token)
-    if user_id is None:
+    claims = decode_token(ctx, token)
+    if claims is None:
         return None
     async with ctx.db() as session:
-        user = await session.get(User, user_id)
-    if user is None or not user.active:
-        return None
-    return user
+        return await user_for_token(session, claims)
 
 
 def is_secure(request: Request, ctx: Context) -> bool:

@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
-from anju import accounts
-from anju.api.deps import get_context, issue_token
+from anju.api.deps import TOKEN_COOKIE, decode_token, get_context, user_for_token
+from anju.api.signin import LoginOutcome, client_address, revoke, sign_in
 from anju.clock import isoformat
 from anju.console import charts, queries, report
 from anju.console.household_import import COLUMNS as IMPORT_COLUMNS
@@ -34,7 +34,6 @@ from anju.console.session import (
 from anju.dispatch import access, sla
 from anju.dispatch.service import ResponderKind
 from anju.domain import IncidentState, Outcome, Role
-from anju.store.db import transaction
 from anju.store.models import Incident
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -90,9 +89,19 @@ async def login(request: Request) -> Response:
             error_key="login.error_origin",
             username=username,
         )
-    async with transaction(ctx.db) as session:
-        user = await accounts.authenticate(session, username, password)
-        token = issue_token(ctx, user) if user is not None else None
+    attempt = await sign_in(ctx, request, username=username, password=password, via="console")
+    user, token = attempt.user, attempt.token
+    if attempt.outcome is LoginOutcome.THROTTLED:
+        page_response = page.render(
+            "login.html",
+            title_key="title.login",
+            status_code=429,
+            next_url=next_url,
+            error_key="login.error_throttled",
+            username=username,
+        )
+        page_response.headers["Retry-After"] = str(attempt.retry_after_s)
+        return page_response
     if user is None or token is None:
         return page.render(
             "login.html",
@@ -113,6 +122,15 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """Sign out without script: the cookie's token is revoked as by ``POST /api/v1/auth/logout``."""
+    ctx = get_context(request)
+    token = request.cookies.get(TOKEN_COOKIE)
+    claims = decode_token(ctx, token) if token and same_origin(request) else None
+    if claims is not None:
+        async with ctx.db() as session:
+            user = await user_for_token(session, claims)
+        if user is not None:
+            await revoke(ctx, claims, actor=user.username, address=client_address(request), via="console")
     response = RedirectResponse("/login", status_code=303)
     clear_login_cookies(response)
     return response

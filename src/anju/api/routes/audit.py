@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from anju.api.deps import SessionDep, Supervisor
+from anju.api.deps import MAX_BIG_ID, Instant, SessionDep, Supervisor
+from anju.api.responses import SIGNED_IN
 from anju.dispatch import audit
 from anju.store.models import AuditRecord
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=SIGNED_IN)
 
 
 class AuditOut(BaseModel):
@@ -41,13 +42,15 @@ class VerifyOut(BaseModel):
 async def list_audit(
     session: SessionDep,
     _user: Supervisor,
-    entity: str | None = None,
-    entity_id: str | None = None,
-    action: str | None = None,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    before_id: Annotated[int | None, Query(description="page back: records older than this id")] = None,
+    entity: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=128)] = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_BIG_ID, description="page back: records older than this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """Audit records, newest first, filtered by entity, action, actor and time."""

@@ -1,44 +1,56 @@
-"""Routes: login (OAuth2 password flow) and the current user."""
+"""Routes: login (OAuth2 password flow, throttled and audited), logout and the current user."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import select
 
-from anju.accounts import hash_password, verify_password
-from anju.api.deps import CtxDep, CurrentUser, SessionDep, issue_token
+from anju.api.deps import ClaimsDep, CtxDep, CurrentUser
+from anju.api.responses import problems
 from anju.api.schemas import TokenRead, UserRead
-from anju.store.models import User
+from anju.api.signin import LoginOutcome, client_address, revoke, sign_in
+from anju.console.session import clear_login_cookies
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-#: Verified when the user does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("anju-timing-equaliser")
 
-
-@router.post("/token", response_model=TokenRead)
+@router.post("/token", response_model=TokenRead, responses=problems(400, 401, 422, 429))
 async def login(
-    ctx: CtxDep, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    ctx: CtxDep, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenRead:
-    """Exchange a username and password for a bearer token (any role, responders included)."""
-    user = await session.scalar(select(User).where(User.username == form.username))
-    stored_hash = user.password_hash if user is not None else _DUMMY_HASH
-    # argon2 takes tens of milliseconds of CPU: keep it off the event loop that serves alarms.
-    ok = await to_thread.run_sync(verify_password, stored_hash, form.password)
-    if user is None or not ok or not user.active:
+    """Exchange a username and password for a bearer token (any role); repeated failures answer 429."""
+    attempt = await sign_in(ctx, request, username=form.username, password=form.password, via="api")
+    if attempt.outcome is LoginOutcome.THROTTLED:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed sign-ins: try again in {attempt.retry_after_s} s"
+            f" (登录失败次数过多，请 {attempt.retry_after_s} 秒后再试)",
+            headers={"Retry-After": str(attempt.retry_after_s)},
+        )
+    if attempt.token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "incorrect username or password, or the account is disabled (用户名或密码错误，或账号已停用)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return TokenRead(access_token=issue_token(ctx, user), token_type="bearer")
+    return TokenRead(access_token=attempt.token, token_type="bearer")
 
 
-@router.get("/me", response_model=UserRead)
+@router.post(
+    "/logout", status_code=status.HTTP_204_NO_CONTENT, response_class=Response, responses=problems(401, 403)
+)
+async def logout(ctx: CtxDep, request: Request, claims: ClaimsDep, user: CurrentUser) -> Response:
+    """Revoke the token that calls this (bearer header or console cookie); it answers 401 from now on."""
+    via = "api" if request.headers.get("authorization") else "console"
+    await revoke(ctx, claims, actor=user.username, address=client_address(request), via=via)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_login_cookies(response)  # the console's cookies go with its token
+    return response
+
+
+@router.get("/me", response_model=UserRead, responses=problems(401))
 async def me(user: CurrentUser) -> UserRead:
     """Who the token belongs to (any role)."""
     return UserRead.model_validate(user)

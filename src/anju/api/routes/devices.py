@@ -10,15 +10,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from anju.api.deps import CtxDep, Operator, SessionDep, Staff
+from anju.api.deps import CtxDep, Offset, Operator, SessionDep, Staff, TextIdPath
 from anju.api.profiles import battery_thresholds, resolve_profile
+from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import DeviceCreate, DeviceRead, PageOf
 from anju.dispatch import audit
 from anju.domain import DeviceKind
 from anju.errors import NotFound
 from anju.store import households as service
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix="/devices", tags=["devices"], responses=SIGNED_IN)
 
 
 @router.get("", response_model=PageOf[DeviceRead])
@@ -26,7 +27,7 @@ async def list_devices(
     ctx: CtxDep,
     session: SessionDep,
     _user: Staff,
-    household_id: str | None = None,
+    household_id: Annotated[str | None, Query(max_length=64)] = None,
     type: DeviceKind | None = None,
     online: bool | None = None,
     low_battery: Annotated[
@@ -34,7 +35,7 @@ async def list_devices(
     ] = False,
     battery_below: Annotated[int | None, Query(ge=1, le=101, description="only devices under this %")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PageOf[DeviceRead]:
     """Devices ordered by id, filtered (staff)."""
     page = await service.list_devices(
@@ -52,7 +53,7 @@ async def list_devices(
     )
 
 
-@router.post("", response_model=DeviceRead, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=DeviceRead, status_code=status.HTTP_201_CREATED, responses=problems(409))
 async def register_device(ctx: CtxDep, session: SessionDep, user: Operator, body: DeviceCreate) -> DeviceRead:
     """Bind a device to a household; it leaves the unknown-devices list (operator, admin)."""
     profile = resolve_profile(ctx.settings, protocol=body.protocol, kind=body.type, name=body.profile)
@@ -85,7 +86,7 @@ async def register_device(ctx: CtxDep, session: SessionDep, user: Operator, body
     return DeviceRead.model_validate(device)
 
 
-@router.get("/{device_id}", response_model=DeviceRead)
-async def get_device(session: SessionDep, _user: Staff, device_id: str) -> DeviceRead:
+@router.get("/{device_id}", response_model=DeviceRead, responses=problems(404))
+async def get_device(session: SessionDep, _user: Staff, device_id: TextIdPath) -> DeviceRead:
     """One device with its last-seen time, battery and signal (staff)."""
     return DeviceRead.model_validate(await service.get_device(session=session, device_id=device_id))

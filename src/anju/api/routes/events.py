@@ -11,15 +11,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime
 
-from anju.api.deps import SessionDep, Staff
+from anju.api.deps import Instant, SessionDep, Staff, TextIdPath
+from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import EventPage, SensorEventRead
 from anju.clock import parse_ts
 from anju.store import households as service
 from anju.store.households import EventOrder
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=SIGNED_IN)
 
 MAX_PAGE = 1000
 
@@ -39,13 +39,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         ) from err
 
 
-@router.get("/households/{household_id}/events", response_model=EventPage)
+@router.get("/households/{household_id}/events", response_model=EventPage, responses=problems(404))
 async def list_events(
     session: SessionDep,
     _user: Staff,
-    household_id: str,
-    since: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; inclusive")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; exclusive")] = None,
+    household_id: TextIdPath,
+    since: Annotated[Instant | None, Query(description="RFC 3339 with offset; inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="RFC 3339 with offset; exclusive")] = None,
     order: Annotated[EventOrder, Query(description="desc: newest first (default); asc: oldest")] = "desc",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the last page")] = None,

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from anju.api.deps import CtxDep, SessionDep, Staff
+from anju.api.deps import CtxDep, Offset, SessionDep, Staff, TextIdPath
+from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import (
     ContactIn,
     HouseholdCreate,
@@ -26,7 +27,7 @@ from anju.domain import Role
 from anju.store import households as service
 from anju.store.models import Household, User
 
-router = APIRouter(prefix="/households", tags=["households"])
+router = APIRouter(prefix="/households", tags=["households"], responses=SIGNED_IN)
 
 #: Who may change what (see the module docstring).
 DETAIL_EDITORS = frozenset({Role.OPERATOR.value, Role.ADMIN.value})
@@ -82,7 +83,7 @@ async def list_households(
     q: Annotated[str | None, Query(max_length=128, description="text in id, name, address or area")] = None,
     area: Annotated[str | None, Query(max_length=128, description="exact area")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PageOf[HouseholdRead]:
     """Households ordered by id (staff)."""
     page = await service.list_households(session=session, search=q, area=area, limit=limit, offset=offset)
@@ -94,7 +95,7 @@ async def list_households(
     )
 
 
-@router.post("", response_model=HouseholdRead, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=HouseholdRead, status_code=status.HTTP_201_CREATED, responses=problems(409))
 async def create_household(
     ctx: CtxDep, session: SessionDep, user: Staff, body: HouseholdCreate
 ) -> HouseholdRead:
@@ -133,17 +134,17 @@ async def create_household(
     return HouseholdRead.model_validate(household)
 
 
-@router.get("/{household_id}", response_model=HouseholdRead)
-async def get_household(session: SessionDep, _user: Staff, household_id: str) -> HouseholdRead:
+@router.get("/{household_id}", response_model=HouseholdRead, responses=problems(404))
+async def get_household(session: SessionDep, _user: Staff, household_id: TextIdPath) -> HouseholdRead:
     """One household with residents and contacts (staff)."""
     return HouseholdRead.model_validate(
         await service.get_household(session=session, household_id=household_id)
     )
 
 
-@router.patch("/{household_id}", response_model=HouseholdRead)
+@router.patch("/{household_id}", response_model=HouseholdRead, responses=problems(404, 409))
 async def update_household(
-    ctx: CtxDep, session: SessionDep, user: Staff, household_id: str, body: HouseholdUpdate
+    ctx: CtxDep, session: SessionDep, user: Staff, household_id: TextIdPath, body: HouseholdUpdate
 ) -> HouseholdRead:
     """Change the fields sent (details: operator, admin; rule_overrides: supervisor, admin)."""
     sent = body.model_dump(exclude_unset=True)

@@ -8,11 +8,12 @@ from fastapi import APIRouter, UploadFile, status
 from fastapi.responses import JSONResponse
 
 from anju.api.deps import Admin, CtxDep
+from anju.api.responses import SIGNED_IN
 from anju.console import household_import
 from anju.console.household_import import ImportRejected, RowError
 from anju.store.db import transaction
 
-router = APIRouter(tags=["households"])
+router = APIRouter(tags=["households"], responses=SIGNED_IN)
 MAX_BYTES = 5 * 1024 * 1024
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from anju.api.deps import CtxDep, CurrentUser, SessionDep, Staff
+from anju.api.deps import BodyId, CtxDep, CurrentUser, IdPath, SessionDep, Staff
+from anju.api.responses import SIGNED_IN, problems
 from anju.context import Context
 from anju.dispatch import access, service
 from anju.dispatch.service import InvalidRequest, Responder, ResponderKind
@@ -21,7 +22,7 @@ from anju.errors import Conflict, NotFound
 from anju.store.db import transaction
 from anju.store.models import Alert, Contact, Household, Incident, IncidentEvent, Notification, User
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], responses=SIGNED_IN)
 T = TypeVar("T")
 
 
@@ -111,7 +112,7 @@ class TransitionIn(BaseModel):
     to: IncidentState
     note: str = Field(default="", max_length=service.MAX_NOTE)
     outcome: Outcome | None = None
-    responder_contact_id: int | None = None
+    responder_contact_id: BodyId | None = None
     responder_name: str | None = Field(default=None, max_length=128)
     responder_kind: ResponderKind | None = None
     responder_phone: str | None = Field(default=None, max_length=32)
@@ -126,7 +127,7 @@ class ArrivalIn(BaseModel):
 
 
 class OwnerIn(BaseModel):
-    user_id: int
+    user_id: BodyId
     note: str = Field(default="", max_length=service.MAX_NOTE)
 
 
@@ -157,7 +158,7 @@ def _forbid(reason: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
 
 
-async def _visible(session: AsyncSession, incident_id: int, user: User) -> Incident:
+async def _visible(session: AsyncSession, incident_id: IdPath, user: User) -> Incident:
     """The incident if ``user`` may see it; otherwise 404, so a responder learns nothing of others'."""
     incident = await session.get(Incident, incident_id)
     if incident is None or not access.can_view(user, incident):
@@ -172,7 +173,7 @@ async def list_incidents(
     state: Annotated[
         str | None, Query(description="comma-separated states; default: every state but closed; 'all'")
     ] = None,
-    household_id: str | None = None,
+    household_id: Annotated[str | None, Query(max_length=64)] = None,
     severity: Severity | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[IncidentSummary]:
@@ -260,15 +261,15 @@ async def _detail(session: AsyncSession, incident: Incident, user: User) -> Inci
     )
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentDetail)
-async def get_incident(incident_id: int, session: SessionDep, user: CurrentUser) -> IncidentDetail:
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=problems(404))
+async def get_incident(incident_id: IdPath, session: SessionDep, user: CurrentUser) -> IncidentDetail:
     """One incident with its alerts, notifications, timeline and what this user may do next."""
     return await _detail(session, await _visible(session, incident_id, user), user)
 
 
 async def _act(
     ctx: Context,
-    incident_id: int,
+    incident_id: IdPath,
     user: User,
     check: Callable[[User, Incident], str | None],
     change: Callable[[AsyncSession], Awaitable[T]],
@@ -294,9 +295,11 @@ def _actor(user: User) -> str:
     return user.username
 
 
-@router.post("/incidents/{incident_id}/transitions", response_model=IncidentDetail)
+@router.post(
+    "/incidents/{incident_id}/transitions", response_model=IncidentDetail, responses=problems(404, 409)
+)
 async def post_transition(
-    incident_id: int, body: TransitionIn, ctx: CtxDep, user: CurrentUser
+    incident_id: IdPath, body: TransitionIn, ctx: CtxDep, user: CurrentUser
 ) -> IncidentDetail:
     """Move the incident along the closed loop; an edge the state machine lacks is 409."""
     responder = None
@@ -327,8 +330,8 @@ async def post_transition(
     )
 
 
-@router.post("/incidents/{incident_id}/notes", response_model=IncidentDetail)
-async def post_note(incident_id: int, body: NoteIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
+@router.post("/incidents/{incident_id}/notes", response_model=IncidentDetail, responses=problems(404, 409))
+async def post_note(incident_id: IdPath, body: NoteIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
     return await _act(
         ctx,
         incident_id,
@@ -340,8 +343,10 @@ async def post_note(incident_id: int, body: NoteIn, ctx: CtxDep, user: CurrentUs
     )
 
 
-@router.post("/incidents/{incident_id}/arrival", response_model=IncidentDetail)
-async def post_arrival(incident_id: int, body: ArrivalIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
+@router.post("/incidents/{incident_id}/arrival", response_model=IncidentDetail, responses=problems(404, 409))
+async def post_arrival(
+    incident_id: IdPath, body: ArrivalIn, ctx: CtxDep, user: CurrentUser
+) -> IncidentDetail:
     """The responder is on site (stamps arrived_at; the state stays ``dispatched``)."""
     return await _act(
         ctx,
@@ -354,8 +359,8 @@ async def post_arrival(incident_id: int, body: ArrivalIn, ctx: CtxDep, user: Cur
     )
 
 
-@router.post("/incidents/{incident_id}/owner", response_model=IncidentDetail)
-async def post_owner(incident_id: int, body: OwnerIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
+@router.post("/incidents/{incident_id}/owner", response_model=IncidentDetail, responses=problems(404, 409))
+async def post_owner(incident_id: IdPath, body: OwnerIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
     """Hand the incident over to another operator (recorded on the timeline and in the audit)."""
     return await _act(
         ctx,
@@ -374,9 +379,11 @@ async def post_owner(incident_id: int, body: OwnerIn, ctx: CtxDep, user: Current
     )
 
 
-@router.post("/incidents/{incident_id}/follow-up", response_model=IncidentDetail)
+@router.post(
+    "/incidents/{incident_id}/follow-up", response_model=IncidentDetail, responses=problems(404, 409)
+)
 async def post_follow_up(
-    incident_id: int, body: FollowUpIn, ctx: CtxDep, user: CurrentUser
+    incident_id: IdPath, body: FollowUpIn, ctx: CtxDep, user: CurrentUser
 ) -> IncidentDetail:
     """Mark the follow-up done, or waive it with a reason."""
     return await _act(

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import func, select
 
-from anju.api.deps import SessionDep, Staff
+from anju.api.deps import Instant, Offset, SessionDep, Staff
+from anju.api.responses import SIGNED_IN
 from anju.api.schemas import DeadLetterRead, PageOf, UnknownDeviceRead
 from anju.store.models import DeadLetter, UnknownDevice
 
-router = APIRouter(prefix="/ingest", tags=["ingest"])
+router = APIRouter(prefix="/ingest", tags=["ingest"], responses=SIGNED_IN)
 
 
 def payload_text(head: bytes) -> str:
@@ -27,10 +27,10 @@ def payload_text(head: bytes) -> str:
 async def list_dead_letters(
     session: SessionDep,
     _user: Staff,
-    device_id: str | None = None,
-    since: Annotated[AwareDatetime | None, Query(description="received at or after (RFC 3339)")] = None,
+    device_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Instant | None, Query(description="received at or after (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PageOf[DeadLetterRead]:
     """Rejected messages with their reasons, newest first (staff)."""
     stmt = select(DeadLetter)
@@ -63,7 +63,7 @@ async def list_unknown_devices(
     session: SessionDep,
     _user: Staff,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PageOf[UnknownDeviceRead]:
     """Devices heard on the broker but not registered, most recently heard first (staff)."""
     total = await session.scalar(select(func.count()).select_from(UnknownDevice)) or 0

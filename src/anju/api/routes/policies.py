@@ -16,10 +16,11 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
 from anju.api.deps import Admin, CtxDep, SessionDep, Supervisor
+from anju.api.responses import SIGNED_IN, problems
 from anju.dispatch import policy_file
 from anju.errors import ProfileError
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = APIRouter(prefix="/policies", tags=["policies"], responses=SIGNED_IN)
 
 _TOML_BODY: dict[str, Any] = {
     "requestBody": {
@@ -89,7 +90,12 @@ async def get_escalation_policy(ctx: CtxDep, _user: Supervisor, response: Respon
     return _read(_path(ctx), response)
 
 
-@router.put("/escalation", response_model=EscalationPolicyRead, openapi_extra=_TOML_BODY)
+@router.put(
+    "/escalation",
+    response_model=EscalationPolicyRead,
+    openapi_extra=_TOML_BODY,
+    responses=problems(412),
+)
 async def put_escalation_policy(
     request: Request,
     response: Response,

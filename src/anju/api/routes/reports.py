@@ -8,10 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
-from anju.api.deps import CtxDep, SessionDep, Supervisor
+from anju.api.deps import CtxDep, Instant, SessionDep, Supervisor
+from anju.api.responses import SIGNED_IN
 from anju.dispatch import sla
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], responses=SIGNED_IN)
 DEFAULT_WINDOW = timedelta(days=30)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -25,13 +26,26 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
     return value
 
 
-@router.get("/reports/sla", response_model=None)
+@router.get(
+    "/reports/sla",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The report: JSON, or a CSV or XLSX download per ``format``",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
 async def sla_report(
     ctx: CtxDep,
     session: SessionDep,
     _user: Supervisor,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> dict[str, Any] | Response:
     """Time to acknowledge, dispatch, arrive and close; acknowledgement within 60 s / 180 s; counts.

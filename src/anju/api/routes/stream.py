@@ -12,13 +12,14 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 
 from anju.api.deps import CtxDep
+from anju.api.responses import problems
 from anju.clock import isoformat
 from anju.console import queries
 from anju.console.session import STAFF_ROLES, user_from_request
 from anju.context import Context
 from anju.store.models import User
 
-router = APIRouter(tags=["stream"])
+router = APIRouter(tags=["stream"], responses=problems(401, 403))
 log = logging.getLogger(__name__)
 #: A comment line this often keeps proxies from closing an idle stream and reveals dead clients.
 KEEPALIVE_S = 15.0
@@ -85,7 +86,26 @@ async def _events(ctx: Context, request: Request) -> AsyncIterator[str]:
             yield _sse("incident", {"row": row, "server_now": isoformat(ctx.clock.now())})
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events, one ``event:``/``data:`` pair per change",
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "event": {"type": "string", "enum": ["hello", "incident", "resync"]},
+                            "data": {"type": "string", "description": "the event's JSON object"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
 async def stream(request: Request, ctx: CtxDep) -> StreamingResponse:
     """Server-Sent Events: ``hello`` (load the snapshot), ``incident`` (one row changed), ``resync``."""
     await _staff(ctx, request)

@@ -15,18 +15,18 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import func, select
 
 from anju import accounts
-from anju.api.deps import Admin, CtxDep, SessionDep
+from anju.api.deps import Admin, BodyId, CtxDep, IdPath, Offset, SessionDep
+from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import Language, PageOf, Phone, Schema
 from anju.domain import ACTIVE_STATES, Role
 from anju.errors import NotFound
 from anju.store.models import Incident, User
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 
 Username = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.@\-]{1,64}$")]
 Password = Annotated[str, StringConstraints(min_length=accounts.MIN_PASSWORD_LENGTH, max_length=256)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
-_NO_CONTACT = "a responder needs contact_id: it is how they see the incidents dispatched to them"
 
 
 class UserAdminRead(Schema):
@@ -56,12 +56,11 @@ class UserCreate(Schema):
     phone: Phone | None = None
     language: Language = "zh-CN"
     #: Required for responders: the household contact they are (grid worker, neighbour, family).
-    contact_id: int | None = None
+    contact_id: BodyId | None = None
 
     @model_validator(mode="after")
     def _responder_has_contact(self) -> UserCreate:
-        if self.role is Role.RESPONDER and self.contact_id is None:
-            raise ValueError(_NO_CONTACT)
+        accounts.check_responder_contact(self.role, self.contact_id)
         return self
 
 
@@ -73,7 +72,7 @@ class UserUpdate(Schema):
     phone: Phone | None = None
     language: Language | None = None
     active: bool | None = None
-    contact_id: int | None = None
+    contact_id: BodyId | None = None
     #: A new password (reset by the admin); the audit trail says "reset", nothing more.
     password: Password | None = Field(default=None)
 
@@ -100,7 +99,7 @@ async def list_users(
     role: Role | None = None,
     active: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PageOf[UserAdminRead]:
     """Users ordered by username, filtered by role and active (admins)."""
     stmt = select(User)
@@ -115,7 +114,7 @@ async def list_users(
     )
 
 
-@router.post("", response_model=UserAdminRead, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=UserAdminRead, status_code=status.HTTP_201_CREATED, responses=problems(409))
 async def create_user(ctx: CtxDep, session: SessionDep, admin: Admin, body: UserCreate) -> UserAdminRead:
     """Add a user (admins); a taken username is 409, a missing contact 422."""
     try:
@@ -136,8 +135,8 @@ async def create_user(ctx: CtxDep, session: SessionDep, admin: Admin, body: User
     return UserAdminRead.model_validate(user)
 
 
-@router.get("/{user_id}", response_model=UserAdminRead)
-async def get_user(session: SessionDep, _admin: Admin, user_id: int) -> UserAdminRead:
+@router.get("/{user_id}", response_model=UserAdminRead, responses=problems(404))
+async def get_user(session: SessionDep, _admin: Admin, user_id: IdPath) -> UserAdminRead:
     """One user (admins)."""
     user = await session.get(User, user_id)
     if user is None:
@@ -145,9 +144,9 @@ async def get_user(session: SessionDep, _admin: Admin, user_id: int) -> UserAdmi
     return UserAdminRead.model_validate(user)
 
 
-@router.patch("/{user_id}", response_model=UserEditRead)
+@router.patch("/{user_id}", response_model=UserEditRead, responses=problems(404, 409))
 async def update_user(
-    ctx: CtxDep, session: SessionDep, admin: Admin, user_id: int, body: UserUpdate
+    ctx: CtxDep, session: SessionDep, admin: Admin, user_id: IdPath, body: UserUpdate
 ) -> UserEditRead:
     """Change the fields sent (admins). Leaving no active admin is 409; ``active: false`` deactivates."""
     sent: dict[str, Any] = body.model_dump(exclude_unset=True)

@@ -16,7 +16,8 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from anju.api.deps import CtxDep
+from anju.api.deps import BigIdPath, CtxDep
+from anju.api.responses import problems
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus
 from anju.notify.content import alert_facts, is_visit_request
 from anju.notify.outbox import policy_for
@@ -35,7 +36,7 @@ from anju.store.db import transaction
 from anju.store.models import Incident, Notification
 
 log = logging.getLogger("anju.notify.webhooks")
-router = APIRouter(prefix="/twilio", tags=["twilio webhooks"])
+router = APIRouter(prefix="/twilio", tags=["twilio webhooks"], responses=problems(400, 403, 422))
 TWIML = "application/xml"
 
 
@@ -113,7 +114,7 @@ def _twiml(response: VoiceResponse | MessagingResponse) -> Response:
 
 
 @router.post("/voice/{notification_id}/twiml")
-async def voice_script(notification_id: int, ctx: CtxDep, form: SignedForm) -> Response:
+async def voice_script(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm) -> Response:
     """The call's script: the alert in the contact's language, then one key (1 accept, 2 decline)."""
     response = VoiceResponse()
     async with transaction(ctx.db) as session:
@@ -155,7 +156,7 @@ async def voice_script(notification_id: int, ctx: CtxDep, form: SignedForm) -> R
 
 
 @router.post("/voice/{notification_id}/gather")
-async def voice_key(notification_id: int, ctx: CtxDep, form: SignedForm) -> Response:
+async def voice_key(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm) -> Response:
     """The key pressed during the call."""
     digits = str(form.get("Digits", "")).strip()
     response = VoiceResponse()

@@ -155,12 +155,56 @@ const Anju = (() => {
     return t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName));
   }
 
+  // The alarm path's health (/readyz) as a red banner on every page of every staff user, until it
+  // recovers. A service that does not answer at all is shown the same way.
+  async function checkHealth(banner) {
+    let failing = [];
+    try {
+      const response = await fetch("/readyz", { cache: "no-store", headers: { Accept: "application/json" } });
+      const body = await response.json();
+      const checks = (body && body.checks) || {};
+      const reasons = (body && body.reasons) || {};
+      failing = Object.keys(checks).filter((name) => !checks[name]).map((name) => [name, reasons[name] || ""]);
+      if (!response.ok && !failing.length) failing = [["service", "HTTP " + response.status]];
+    } catch (_) {
+      failing = [["service", ""]];
+    }
+    const list = banner.querySelector("[data-health-checks]");
+    list.replaceChildren(...failing.map(([name, reason]) => {
+      const item = document.createElement("li");
+      item.dataset.check = name;
+      const key = "health.check." + name;
+      const label = T(key);
+      item.textContent = label === key ? name : label;
+      if (reason) {
+        const detail = document.createElement("span");
+        detail.className = "health-reason";
+        detail.textContent = reason;
+        item.append(detail);
+      }
+      return item;
+    }));
+    banner.dataset.failing = failing.map(([name]) => name).join(" ");
+    banner.hidden = failing.length === 0;
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const banner = document.getElementById("health-banner");
+    if (banner) {
+      checkHealth(banner);
+      setInterval(() => checkHealth(banner), Math.max(1000, Number(banner.dataset.pollMs) || 5000));
+    }
     const logout = document.getElementById("logout");
     if (logout) {
       logout.addEventListener("click", async () => {
-        await fetch("/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": cookie("anju_csrf") } });
-        window.location.href = "/login";
+        // Revoke the token on the server (not just forget the cookie), then clear the cookies.
+        const headers = { "X-CSRF-Token": cookie("anju_csrf") };
+        try {
+          await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin", headers });
+        } finally {
+          await fetch("/logout", { method: "POST", credentials: "same-origin", headers }).catch(() => null);
+          window.location.href = "/login";
+        }
       });
     }
     tickCountdowns();
