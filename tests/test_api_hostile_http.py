@@ -22,6 +22,7 @@ from anju import cli
 from anju.accounts import create_user
 from anju.api.app import create_app
 from anju.api.deps import decode_token
+from anju.api.signin import ThrottledSummary
 from anju.api.throttle import ADDRESS_FAILURES, USER_FAILURES, LoginThrottle
 from anju.context import Context
 from anju.domain import Role
@@ -122,6 +123,25 @@ async def test_one_address_guessing_many_usernames_is_throttled_but_other_addres
         assert (await _login(desk, "zhao", PASSWORD)).status_code == 200
     records = await _logins_audited(lite)
     assert records[-2].content["throttled_by"] == "address"
+
+
+async def test_a_flood_of_refused_attempts_is_audited_once_a_minute_per_address_with_its_count(
+    lite: Context, lite_app: FastAPI, attacker: httpx.AsyncClient
+) -> None:
+    # Each audit record takes the chain lock that incident changes take: a flood must not become one
+    # write per refused guess. A 0.3 s summary interval stands in for the production minute.
+    lite_app.state.throttled_summary = ThrottledSummary(interval_s=0.3)
+    for _ in range(USER_FAILURES):
+        assert (await _login(attacker, "zhou", "wrong-password-1")).status_code == 401
+    before = len(await _logins_audited(lite))
+    for _ in range(40):
+        assert (await _login(attacker, "zhou", "wrong-password-1")).status_code == 429
+    flood = (await _logins_audited(lite))[before:]
+    assert [(r.content["outcome"], r.content["refused_since_last"]) for r in flood] == [("throttled", 0)]
+    await asyncio.sleep(0.35)
+    assert (await _login(attacker, "zhou", "wrong-password-1")).status_code == 429
+    later = (await _logins_audited(lite))[before:]
+    assert [r.content["refused_since_last"] for r in later] == [0, 39]
 
 
 async def test_every_login_is_audited_with_name_address_and_outcome_never_the_password(

@@ -1,12 +1,14 @@
 """Sign-in and sign-out for the API and the console: throttled, and every attempt audited.
 
-Each attempt — a success, a wrong password, an unknown name, a refusal by the throttle — is one
-audit record in its own transaction (a failed login must not roll its record back), with the
+Each attempt that reaches the password check — a success, a wrong password, an unknown name — is
+one audit record in its own transaction (a failed login must not roll its record back), with the
 attempted username (escaped) as actor, the client address and the outcome; never the password.
+Attempts the throttle refuses are audited as one record per address a minute, with their count.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -30,6 +32,9 @@ _DUMMY_HASH = hash_password("anju-timing-equaliser")
 _WALL = RealClock()
 #: What the audit trail keeps of an attempted username.
 USERNAME_LIMIT = 128
+#: Refused (throttled) attempts from one address: at most one audit record in this many seconds.
+THROTTLED_AUDIT_S = 60.0
+_SUMMARY_KEYS_MAX = 10_000
 
 
 class LoginOutcome(StrEnum):
@@ -72,10 +77,17 @@ async def _audit_login(
     via: str,
     user_id: int | None,
     why: str,
+    refused_since_last: int | None = None,
 ) -> None:
-    content = {"address": storable(address, limit=64), "outcome": outcome.value, "via": via}
+    content: dict[str, object] = {
+        "address": storable(address, limit=64),
+        "outcome": outcome.value,
+        "via": via,
+    }
     if why:
         content["throttled_by"] = why
+    if refused_since_last is not None:
+        content["refused_since_last"] = refused_since_last
     async with transaction(ctx.db) as session:
         await audit.record(
             session,
@@ -98,23 +110,79 @@ async def sign_in(ctx: Context, request: Request, *, username: str, password: st
     throttle = throttle_of(request)
     address = client_address(request)
     async with throttle.serialised(address):
-        return await _attempt(ctx, throttle, username=username, password=password, address=address, via=via)
+        return await _attempt(
+            ctx,
+            throttle,
+            username=username,
+            password=password,
+            address=address,
+            via=via,
+            summary=throttled_summary_of(request),
+        )
+
+
+class ThrottledSummary:
+    """Refused attempts from one address are audited once a minute with their count, not one each.
+
+    A flood of refused guesses must not become a flood of audit writes: every audit record takes the
+    chain lock that incident changes take too, so one record per address a minute bounds what an
+    attacker can make the alarm path wait for. The count of refusals folded in since the last record
+    travels in the next one (``refused_since_last``).
+    """
+
+    def __init__(self, interval_s: float = THROTTLED_AUDIT_S) -> None:
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._folded: dict[str, int] = {}
+
+    def due(self, address: str) -> int | None:
+        """The refusals folded in since the last record when one is due now, else None (fold this)."""
+        now = time.monotonic()
+        last = self._last.get(address)
+        if last is not None and now - last < self.interval_s:
+            self._folded[address] = self._folded.get(address, 0) + 1
+            return None
+        if len(self._last) > _SUMMARY_KEYS_MAX:  # bounded memory under an address-rotating flood
+            cutoff = now - self.interval_s
+            for key in [k for k, t in self._last.items() if t < cutoff]:
+                del self._last[key]
+                self._folded.pop(key, None)
+        self._last[address] = now
+        return self._folded.pop(address, 0)
+
+
+def throttled_summary_of(request: Request) -> ThrottledSummary:
+    state = request.app.state
+    summary: ThrottledSummary | None = getattr(state, "throttled_summary", None)
+    if summary is None:
+        summary = state.throttled_summary = ThrottledSummary()
+    return summary
 
 
 async def _attempt(
-    ctx: Context, throttle: LoginThrottle, *, username: str, password: str, address: str, via: str
+    ctx: Context,
+    throttle: LoginThrottle,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    via: str,
+    summary: ThrottledSummary,
 ) -> Attempt:
     verdict = await throttle.check(username, address)
     if not verdict.allowed:
-        await _audit_login(
-            ctx,
-            username=username,
-            address=address,
-            outcome=LoginOutcome.THROTTLED,
-            via=via,
-            user_id=None,
-            why=verdict.reason,
-        )
+        folded = summary.due(address)
+        if folded is not None:
+            await _audit_login(
+                ctx,
+                username=username,
+                address=address,
+                outcome=LoginOutcome.THROTTLED,
+                via=via,
+                user_id=None,
+                why=verdict.reason,
+                refused_since_last=folded,
+            )
         return Attempt(LoginOutcome.THROTTLED, retry_after_s=verdict.retry_after_s)
     user = None
     if _could_be_username(username):
