@@ -1,0 +1,113 @@
+"""``door_left_open``: a door stayed open longer than ``threshold``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from anju.domain import EventName
+from anju.domain import Rule as RuleName
+from anju.engine.fields import parse_duration
+from anju.engine.localtime import INF, UNSET, iso
+from anju.engine.rules.base import Out, Rule, Sections, finding, forget_configured
+
+if TYPE_CHECKING:
+    from anju.domain import DeviceKind
+    from anju.engine.pack import RulePack
+    from anju.engine.state import Dev, Home
+
+_OPEN = EventName.OPEN
+
+
+class Opening:
+    """One door's opening: since when it is open, and the opening already alerted on."""
+
+    __slots__ = ("open_at", "open_fired")
+
+    def __init__(self) -> None:
+        self.open_at = UNSET
+        self.open_fired = UNSET
+
+
+class DoorLeftOpen(Rule):
+    name = "door_left_open"
+    sections: ClassVar[Sections] = {"door_left_open": {"enabled": "bool", "threshold": "duration"}}
+    events = frozenset({EventName.OPEN, EventName.CLOSE})
+
+    def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
+        s = pack.section("door_left_open")
+        self.enabled = bool(s["enabled"])
+        self.limit = parse_duration(s["threshold"], "door_left_open.threshold")
+
+    def new_state(self) -> dict[str, Opening]:
+        return {}
+
+    def dump(self, state: dict[str, Opening], home: Home) -> dict[str, Any]:
+        return {"doors": {d: [o.open_at, o.open_fired] for d, o in state.items()}}
+
+    def load(self, state: dict[str, Opening], data: dict[str, Any], home: Home) -> None:
+        forget_configured(state, home)
+        for door_id, (open_at, open_fired) in (data.get("doors") or {}).items():
+            if door_id in home.devices:
+                o = state[door_id] = Opening()
+                o.open_at, o.open_fired = float(open_at), float(open_fired)
+
+    def load_legacy(self, state: dict[str, Opening], data: dict[str, Any], home: Home) -> None:
+        devices = data.get("devices") or {}
+        for d, v in devices.items():
+            open_at, open_fired = float(v.get("open_at", UNSET)), float(v.get("open_fired", UNSET))
+            if d in home.devices:
+                state.pop(d, None)
+                if open_at > 0 or open_fired > 0:
+                    o = state[d] = Opening()
+                    o.open_at, o.open_fired = open_at, open_fired
+
+    def forget(self, home: Home, device_ids: set[str]) -> None:
+        state: dict[str, Opening] = home.states["door_left_open"]
+        for d in device_ids:
+            state.pop(d, None)
+
+    def feed(
+        self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
+    ) -> None:
+        state: dict[str, Opening] = home.states["door_left_open"]
+        o = state.get(device_id)
+        if event is _OPEN:
+            if o is None:
+                o = state[device_id] = Opening()
+            if t != o.open_at and t != o.open_fired:  # a redelivered open is the same opening
+                o.open_at, o.open_fired = t, UNSET
+            if self.enabled:
+                self.touch(home, t + self.limit)
+        elif o is not None:
+            o.open_at = UNSET
+
+    def next_due(self, home: Home) -> float:
+        due = INF
+        if self.enabled:
+            for o in home.states["door_left_open"].values():
+                if o.open_at > 0 and o.open_fired != o.open_at and o.open_at + self.limit < due:
+                    due = o.open_at + self.limit
+        return due
+
+    def fire(self, home: Home, due: float, out: Out) -> bool:
+        if not self.enabled:
+            return False
+        fired = False
+        state: dict[str, Opening] = home.states["door_left_open"]
+        for door_id, o in state.items():
+            if o.open_at > 0 and o.open_fired != o.open_at and o.open_at + self.limit <= due:
+                o.open_fired = o.open_at
+                detail = {
+                    "door_id": door_id,
+                    "opened_at": iso(o.open_at),
+                    "open_for_s": round(due - o.open_at),
+                    "threshold_s": self.limit,
+                }
+                out.append(
+                    finding(
+                        home, RuleName.DOOR_LEFT_OPEN, due, f"{door_id}@{iso(o.open_at)}", door_id, detail
+                    )
+                )
+                fired = True
+        return fired
