@@ -290,11 +290,7 @@ class Engine:
         if home is None:
             raise KeyError(household_id)
         data = home.to_json()
-        data["rules"] = {
-            rule.name: rule.dump(home.states[rule.name], home)
-            for rule in home.cfg.rules
-            if home.states[rule.name] is not None
-        }
+        data["rules"] = {rule.name: rule.dump(home) for rule in home.cfg.rules if rule.state is not None}
         data["version"] = SNAPSHOT_VERSION
         return data
 
@@ -315,13 +311,12 @@ class Engine:
             raise ValueError(f"{household_id}: unknown snapshot version {version!r}")
         home.load(data)
         for rule in home.cfg.rules:
-            state = home.states[rule.name]
-            if state is None:
+            if rule.state is None:
                 continue
             if version == SNAPSHOT_VERSION:
-                rule.load(state, (data.get("rules") or {}).get(rule.name) or {}, home)
+                rule.load((data.get("rules") or {}).get(rule.name) or {}, home)
             else:
-                rule.load_legacy(state, data, home)
+                rule.load_legacy(data, home)
         self._reschedule(home)
 
 

@@ -1,6 +1,6 @@
 """Per-household engine state the core keeps: the devices, the signs of life, presence and the days.
 
-Each rule keeps its own slice beside this (``Home.states[rule.name]``, its own snapshot form).
+Each rule keeps its own fields beside these (``Home.states``, each rule's with its own snapshot form).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def load_fields(obj: object, data: dict[str, Any], names: Iterable[str]) -> None
 class Dev:
     """One device as configured, and the last instant findings it raised (redeliveries are not new)."""
 
-    __slots__ = ("battery_low", "fired", "fired_floor", "heartbeat_s", "kind", "loc")
+    __slots__ = ("battery_low", "fired", "fired_floor", "heartbeat_s", "kind", "last_seen", "loc")
 
     def __init__(
         self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int | None, location: str = ""
@@ -61,6 +61,9 @@ class Dev:
         self.heartbeat_s = heartbeat_s
         #: The device profile's battery floor (None: a device heard but never configured).
         self.battery_low = battery_low
+        #: When the device was last heard, from its first heartbeat on (kept by ``device_offline``,
+        #: which watches it; a device that sends none is never tracked).
+        self.last_seen = UNSET
         #: The last few instant findings (button, tamper, ...) as (epoch, rule): a redelivery is not
         #: new; anything not newer than ``fired_floor`` (older than all of those) counts as seen too.
         self.fired: tuple[tuple[float, str], ...] = ()
@@ -126,7 +129,8 @@ class Home:
         self.params: Params = cfg.params
         self.devices: dict[str, Dev] = {}
         self.profile: Profile | None = Profile() if cfg.params.learning else None
-        self.states: dict[str, Any] = {rule.name: rule.new_state() for rule in cfg.rules}
+        #: Every rule's fields (one slotted object; each rule reads it through its own state class).
+        self.states: Any = cfg.new_states()
         self.last_activity = UNSET
         #: Location class x 24 + local hour of the last sign of life (-1: none yet).
         self.last_cell = -1

@@ -16,7 +16,6 @@ from anju.domain import Rule as RuleName
 from anju.engine.fields import hhmm, parse_clock, parse_duration, parse_parts
 from anju.engine.localtime import INF, UNSET, iso, local, next_local
 from anju.engine.rules.base import Omissible, Out, Rule, Sections, finding
-from anju.engine.state import dump_fields, load_fields
 
 if TYPE_CHECKING:
     from anju.domain import DeviceKind
@@ -51,17 +50,13 @@ class AwayParams:
 class AwayState:
     """The departure under way or the outing in progress (presence itself is the core's)."""
 
-    __slots__ = ("away_due", "away_fired", "last_leave", "leave_door", "leave_night")
-    FIELDS = __slots__
-
-    def __init__(self) -> None:
-        #: The door event that began the last confirmed departure (a redelivered copy of it, or one
-        #: stamped the same instant, does not begin another).
-        self.last_leave = UNSET
-        self.leave_door = ""
-        self.leave_night = False
-        self.away_due = INF
-        self.away_fired = UNSET
+    #: The door event that began the last confirmed departure (a redelivered copy of it, or one
+    #: stamped the same instant, does not begin another).
+    last_leave: float = UNSET
+    leave_door: str = ""
+    leave_night: bool = False
+    away_due: float = INF
+    away_fired: float = UNSET
 
 
 class Away(Rule):
@@ -91,6 +86,7 @@ class Away(Rule):
         "not_returned": frozenset({"min", "max", "factor", "margin"}),
     }
     events = frozenset({EventName.MOTION, EventName.OPEN, EventName.CLOSE})
+    state = AwayState
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
         nd, nr = pack.section("night_door"), pack.section("not_returned")
@@ -110,15 +106,6 @@ class Away(Rule):
             warmup_days=int(pack.section("learning")["warmup_days"]),
         )
 
-    def new_state(self) -> AwayState:
-        return AwayState()
-
-    def dump(self, state: AwayState, home: Home) -> dict[str, Any]:
-        return dump_fields(state, AwayState.FIELDS)
-
-    def load(self, state: AwayState, data: dict[str, Any], home: Home) -> None:
-        load_fields(state, data, AwayState.FIELDS)
-
     def feed(
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
     ) -> None:
@@ -126,7 +113,7 @@ class Away(Rule):
             if home.away > 0 or home.leave_at > 0:
                 self._come_home(home, t)
             return
-        st: AwayState = home.states["away"]
+        st: AwayState = home.states
         if home.away <= 0 and t > st.last_leave:
             # A door that opens and is followed by no motion indoors is someone leaving, even when
             # its close is never reported (a door left ajar, a sensor that misses closes).
@@ -137,7 +124,7 @@ class Away(Rule):
             self.touch(home, t + (p.night_confirm if st.leave_night else p.away_confirm))
 
     def _come_home(self, home: Home, t: float) -> None:
-        st: AwayState = home.states["away"]
+        st: AwayState = home.states
         if home.away > 0:
             home.away_secs += t - max(home.away, home.activity_day_start)
             if home.profile is not None:
@@ -152,7 +139,7 @@ class Away(Rule):
         home.away, st.away_due, home.leave_at = UNSET, INF, UNSET
 
     def next_due(self, home: Home) -> float:
-        st: AwayState = home.states["away"]
+        st: AwayState = home.states
         p = self.p
         due = INF
         if home.leave_at > 0:
@@ -162,7 +149,7 @@ class Away(Rule):
         return due
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
-        st: AwayState = home.states["away"]
+        st: AwayState = home.states
         p = self.p
         if home.leave_at > 0 and due == home.leave_at + (
             p.night_confirm if st.leave_night else p.away_confirm

@@ -1,7 +1,7 @@
 """What every rule module is: the interface the core schedules through, and a compiled configuration.
 
 A rule (or a close family of rules) owns one or more pack sections, compiles them into its own
-parameters, keeps its own slice of each home's state (``home.states[rule.name]``, with its own
+parameters, keeps its own fields of each home's state (``home.states``, with its own
 snapshot form) and is told about observations, asked when it is next due and fired. The core keeps
 the one timer heap, the homes, the signs of life and the days, and calls only the hooks a rule
 defines (the defaults here do nothing).
@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from anju.domain import RULE_SEVERITY, DeviceKind, EventName
 from anju.domain import Rule as RuleName
 from anju.engine.fields import Schema
 from anju.engine.localtime import INF
 from anju.engine.model import Finding
+from anju.engine.state import dump_fields, load_fields
 
 if TYPE_CHECKING:
     from anju.engine.pack import RulePack
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from anju.engine.state import Dev, Home
 
 Out = list[Finding]
+T = TypeVar("T")
 #: The pack sections a rule owns and the settings of each a pack may omit.
 Sections = dict[str, Schema]
 Omissible = dict[str, frozenset[str]]
@@ -43,6 +45,10 @@ class Rule:
     instant: ClassVar[frozenset[EventName]] = frozenset()
     #: Signs of life the rule is told about (not late ones), before the core counts them.
     events: ClassVar[frozenset[EventName]] = frozenset()
+    #: The rule's slice of a home's state: a class whose annotated attributes, with their
+    #: defaults, are the rule's fields (the core keeps every rule's fields in one slotted object
+    #: per home, ``home.states``; a rule reads it through its own class: ``st: AwayState = home.states``).
+    state: ClassVar[type | None] = None
     _wake: Callable[[Home, float], None]
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
@@ -56,20 +62,22 @@ class Rule:
         """Wake the home at ``due`` (a timer that starts between the core's own wake-ups)."""
         self._wake(home, due)
 
-    def new_state(self) -> Any:
-        """A home's empty state slice (None: the rule keeps none)."""
-        return None
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The names of the rule's fields in a home's state (``state``'s annotated attributes)."""
+        return tuple(cls.state.__annotations__) if cls.state is not None else ()
 
-    def dump(self, state: Any, home: Home) -> dict[str, Any]:
-        """The state slice as JSON."""
-        return {}
+    def dump(self, home: Home) -> dict[str, Any]:
+        """The rule's slice of the home's state as JSON."""
+        return dump_fields(home.states, self.fields())
 
-    def load(self, state: Any, data: dict[str, Any], home: Home) -> None:
-        """The state slice from ``dump``'s form; settings absent from ``data`` are kept."""
+    def load(self, data: dict[str, Any], home: Home) -> None:
+        """The slice from ``dump``'s form; fields absent from ``data`` are kept."""
+        load_fields(home.states, data, self.fields())
 
-    def load_legacy(self, state: Any, data: dict[str, Any], home: Home) -> None:
-        """The state slice from a version 3 snapshot (one flat table of every rule's fields)."""
-        self.load(state, data, home)
+    def load_legacy(self, data: dict[str, Any], home: Home) -> None:
+        """The slice from a version 3 snapshot (one flat table of every rule's fields)."""
+        self.load(data, home)
 
     def feed(
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
@@ -129,11 +137,10 @@ def finding(
     )
 
 
-def forget_configured(state: dict[str, Any], home: Home) -> None:
-    """Drop a per-device state slice's entries for the home's configured devices (a snapshot is
+def forget_configured(state: dict[str, T] | None, home: Home) -> dict[str, T]:
+    """A per-device table without the entries of the home's configured devices (a snapshot is
     loaded over them)."""
-    for device_id in [d for d in state if d in home.devices]:
-        del state[device_id]
+    return {d: v for d, v in (state or {}).items() if d not in home.devices}
 
 
 Feed = Callable[["Home", "Dev", str, DeviceKind, EventName, float, Out], None]
@@ -166,6 +173,9 @@ class Config:
     hearers: tuple[Callable[[Home, Dev, str, EventName, float], None], ...]
     #: The soonest any rule can be due after a sign of life.
     life_floor: float
+    #: Every rule's fields of a home's state: the class of ``home.states``, and its defaults.
+    states: type
+    defaults: tuple[tuple[str, Any], ...]
     #: Whether any rule judges whole days.
     judge_days: bool
     day_judges: tuple[Callable[[Home, float, Out], None], ...]
@@ -183,9 +193,19 @@ class Config:
             )
             for event in EventName
         }
+        defaults: list[tuple[str, Any]] = []
+        for r in rules:
+            for name in r.fields():
+                if any(name == known for known, _ in defaults):
+                    raise ValueError(f"{r.name}: field {name!r} is another rule's")
+                assert r.state is not None
+                defaults.append((name, getattr(r.state, name)))
+        states = type("States", (), {"__slots__": tuple(n for n, _ in defaults), "__module__": __name__})
         return cls(
             params=params,
             rules=rules,
+            states=states,
+            defaults=tuple(defaults),
             routes=routes,
             motion=routes[EventName.MOTION],
             dues=tuple(r.next_due for r in rules if _defines(r, "next_due")),
@@ -198,3 +218,10 @@ class Config:
             day_starters=tuple(r.day_started for r in rules if _defines(r, "day_started")),
             reconfigures=tuple(r.reconfigured for r in rules if _defines(r, "reconfigured")),
         )
+
+    def new_states(self) -> Any:
+        """A home's rule state: every rule's fields at their defaults."""
+        states = self.states()
+        for name, value in self.defaults:
+            setattr(states, name, value)
+        return states

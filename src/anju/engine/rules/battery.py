@@ -15,9 +15,16 @@ if TYPE_CHECKING:
     from anju.engine.state import Dev, Home
 
 
+class BatteryState:
+    """Device id -> when its battery was first low (the alert of this battery; None: none low)."""
+
+    low_since: dict[str, float] | None = None
+
+
 class LowBattery(Rule):
     name = "low_battery"
     sections: ClassVar[Sections] = {"low_battery": {"enabled": "bool", "threshold": "int"}}
+    state = BatteryState
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
         s = pack.section("low_battery")
@@ -32,40 +39,41 @@ class LowBattery(Rule):
             return self.threshold
         return dev.battery_low
 
-    #: State: device id -> when its battery was first low (the alert of this battery).
-    def new_state(self) -> dict[str, float]:
-        return {}
+    def dump(self, home: Home) -> dict[str, Any]:
+        st: BatteryState = home.states
+        return {"low_since": dict(st.low_since or {})}
 
-    def dump(self, state: dict[str, float], home: Home) -> dict[str, Any]:
-        return {"low_since": dict(state)}
-
-    def load(self, state: dict[str, float], data: dict[str, Any], home: Home) -> None:
-        forget_configured(state, home)
+    def load(self, data: dict[str, Any], home: Home) -> None:
+        st: BatteryState = home.states
+        low = st.low_since = forget_configured(st.low_since, home)
         for device_id, since in (data.get("low_since") or {}).items():
             if device_id in home.devices:
-                state[device_id] = float(since)
+                low[device_id] = float(since)
 
-    def load_legacy(self, state: dict[str, float], data: dict[str, Any], home: Home) -> None:
+    def load_legacy(self, data: dict[str, Any], home: Home) -> None:
+        st: BatteryState = home.states
+        low = st.low_since = forget_configured(st.low_since, home)
         for d, v in (data.get("devices") or {}).items():
-            if d in home.devices:
-                state.pop(d, None)
-                if float(v.get("low_since", -1.0)) > 0:
-                    state[d] = float(v["low_since"])
+            if d in home.devices and float(v.get("low_since", -1.0)) > 0:
+                low[d] = float(v["low_since"])
 
     def forget(self, home: Home, device_ids: set[str]) -> None:
-        state: dict[str, float] = home.states["low_battery"]
-        for d in device_ids:
-            state.pop(d, None)
+        st: BatteryState = home.states
+        if st.low_since:
+            for d in device_ids:
+                st.low_since.pop(d, None)
 
     def reading(self, home: Home, dev: Dev, device_id: str, battery: int, t: float, out: Out) -> None:
         if not self.enabled:
             return
-        state: dict[str, float] = home.states["low_battery"]
+        st: BatteryState = home.states
         low = self.floor(dev)
         if battery < low:
-            if device_id not in state and dev.first("low_battery", t):
-                state[device_id] = t
+            if (st.low_since is None or device_id not in st.low_since) and dev.first("low_battery", t):
+                if st.low_since is None:
+                    st.low_since = {}
+                st.low_since[device_id] = t
                 detail = {"device_id": device_id, "battery": battery, "threshold": low}
                 out.append(finding(home, RuleName.LOW_BATTERY, t, f"{device_id}@{iso(t)}", device_id, detail))
-        elif battery >= low + 10:
-            state.pop(device_id, None)  # a new battery: the next low reading is a new alert
+        elif battery >= low + 10 and st.low_since:
+            st.low_since.pop(device_id, None)  # a new battery: the next low reading is a new alert

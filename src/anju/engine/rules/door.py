@@ -29,52 +29,61 @@ class Opening:
         self.open_fired = UNSET
 
 
+class DoorState:
+    """The doors that have opened: door id -> its opening (None until one opens)."""
+
+    doors: dict[str, Opening] | None = None
+
+
 class DoorLeftOpen(Rule):
     name = "door_left_open"
     sections: ClassVar[Sections] = {"door_left_open": {"enabled": "bool", "threshold": "duration"}}
     events = frozenset({EventName.OPEN, EventName.CLOSE})
+    state = DoorState
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
         s = pack.section("door_left_open")
         self.enabled = bool(s["enabled"])
         self.limit = parse_duration(s["threshold"], "door_left_open.threshold")
 
-    def new_state(self) -> dict[str, Opening]:
-        return {}
+    def dump(self, home: Home) -> dict[str, Any]:
+        st: DoorState = home.states
+        return {"doors": {d: [o.open_at, o.open_fired] for d, o in (st.doors or {}).items()}}
 
-    def dump(self, state: dict[str, Opening], home: Home) -> dict[str, Any]:
-        return {"doors": {d: [o.open_at, o.open_fired] for d, o in state.items()}}
-
-    def load(self, state: dict[str, Opening], data: dict[str, Any], home: Home) -> None:
-        forget_configured(state, home)
+    def load(self, data: dict[str, Any], home: Home) -> None:
+        st: DoorState = home.states
+        doors = st.doors = forget_configured(st.doors, home)
         for door_id, (open_at, open_fired) in (data.get("doors") or {}).items():
             if door_id in home.devices:
-                o = state[door_id] = Opening()
+                o = doors[door_id] = Opening()
                 o.open_at, o.open_fired = float(open_at), float(open_fired)
 
-    def load_legacy(self, state: dict[str, Opening], data: dict[str, Any], home: Home) -> None:
-        devices = data.get("devices") or {}
-        for d, v in devices.items():
+    def load_legacy(self, data: dict[str, Any], home: Home) -> None:
+        st: DoorState = home.states
+        doors = st.doors = forget_configured(st.doors, home)
+        for d, v in (data.get("devices") or {}).items():
             open_at, open_fired = float(v.get("open_at", UNSET)), float(v.get("open_fired", UNSET))
-            if d in home.devices:
-                state.pop(d, None)
-                if open_at > 0 or open_fired > 0:
-                    o = state[d] = Opening()
-                    o.open_at, o.open_fired = open_at, open_fired
+            if d in home.devices and (open_at > 0 or open_fired > 0):
+                o = doors[d] = Opening()
+                o.open_at, o.open_fired = open_at, open_fired
 
     def forget(self, home: Home, device_ids: set[str]) -> None:
-        state: dict[str, Opening] = home.states["door_left_open"]
-        for d in device_ids:
-            state.pop(d, None)
+        st: DoorState = home.states
+        if st.doors:
+            for d in device_ids:
+                st.doors.pop(d, None)
 
     def feed(
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
     ) -> None:
-        state: dict[str, Opening] = home.states["door_left_open"]
-        o = state.get(device_id)
+        st: DoorState = home.states
+        doors = st.doors
+        if doors is None:
+            doors = st.doors = {}
+        o = doors.get(device_id)
         if event is _OPEN:
             if o is None:
-                o = state[device_id] = Opening()
+                o = doors[device_id] = Opening()
             if t != o.open_at and t != o.open_fired:  # a redelivered open is the same opening
                 o.open_at, o.open_fired = t, UNSET
             if self.enabled:
@@ -84,18 +93,19 @@ class DoorLeftOpen(Rule):
 
     def next_due(self, home: Home) -> float:
         due = INF
-        if self.enabled:
-            for o in home.states["door_left_open"].values():
+        doors: dict[str, Opening] | None = home.states.doors
+        if self.enabled and doors:
+            for o in doors.values():
                 if o.open_at > 0 and o.open_fired != o.open_at and o.open_at + self.limit < due:
                     due = o.open_at + self.limit
         return due
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
-        if not self.enabled:
+        doors: dict[str, Opening] | None = home.states.doors
+        if not self.enabled or not doors:
             return False
         fired = False
-        state: dict[str, Opening] = home.states["door_left_open"]
-        for door_id, o in state.items():
+        for door_id, o in doors.items():
             if o.open_at > 0 and o.open_fired != o.open_at and o.open_at + self.limit <= due:
                 o.open_fired = o.open_at
                 detail = {

@@ -26,30 +26,31 @@ if TYPE_CHECKING:
 class SilenceState:
     """The silence since the last sign of life: its alerts, and its deadline (cached)."""
 
-    __slots__ = ("cap_alerted", "cap_due", "inact_armed", "inact_due", "inact_for", "silence_alerted")
-    FIELDS = ("cap_alerted", "silence_alerted")
+    #: The last_activity whose silence has already been alerted (inactivity or morning).
+    silence_alerted: float = UNSET
+    #: The last_activity whose silence has had its alert at the day part's max (or whose first
+    #: alert came at the max already); ``cap_due``: when that second alert is due.
+    cap_alerted: float = UNSET
+    cap_due: float = INF
+    #: The last_activity ``inact_due`` was computed for, and whether for a re-armed home
+    #: (learned threshold) or not (the cap).
+    inact_for: float = UNSET
+    inact_due: float = INF
+    inact_armed: bool = False
 
-    def __init__(self) -> None:
-        #: The last_activity whose silence has already been alerted (inactivity or morning).
-        self.silence_alerted = UNSET
-        #: The last_activity ``inact_due`` was computed for, and whether for a re-armed home
-        #: (learned threshold) or not (the cap).
-        self.inact_for = UNSET
-        self.inact_due = INF
-        self.inact_armed = False
-        #: The last_activity whose silence has had its alert at the day part's max (or whose first
-        #: alert came at the max already); ``cap_due``: when that second alert is due.
-        self.cap_alerted = UNSET
-        self.cap_due = INF
 
-    def alerted(self, home: Home, due: float, cap: float) -> None:
-        """A silence alert for the silence since ``home.last_activity`` is raised at ``due``."""
-        la = home.last_activity
-        self.silence_alerted = la
-        home.since_alert = 0
-        self.cap_due = INF
-        if due - la >= cap - 1:
-            self.cap_alerted = la  # alerted at the max already: no second alert for this silence
+#: What a snapshot keeps of the silence (the rest is derived again).
+_KEPT = ("cap_alerted", "silence_alerted")
+
+
+def alerted(st: SilenceState, home: Home, due: float, cap: float) -> None:
+    """A silence alert for the silence since ``home.last_activity`` is raised at ``due``."""
+    la = home.last_activity
+    st.silence_alerted = la
+    home.since_alert = 0
+    st.cap_due = INF
+    if due - la >= cap - 1:
+        st.cap_alerted = la  # alerted at the max already: no second alert for this silence
 
 
 class Inactivity(Rule):
@@ -65,6 +66,7 @@ class Inactivity(Rule):
             "alert_again_at_max": "bool",
         }
     }
+    state = SilenceState
     optional: ClassVar[Omissible] = {
         "inactivity": frozenset({"rearm_events", "judge_by", "alert_again_at_max"}),
     }
@@ -72,40 +74,39 @@ class Inactivity(Rule):
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
         self.p: SilenceParams = compile_silence(pack)
 
-    def new_state(self) -> SilenceState:
-        return SilenceState()
+    def dump(self, home: Home) -> dict[str, Any]:
+        return dump_fields(home.states, _KEPT)
 
-    def dump(self, state: SilenceState, home: Home) -> dict[str, Any]:
-        return dump_fields(state, SilenceState.FIELDS)
+    def load(self, data: dict[str, Any], home: Home) -> None:
+        st: SilenceState = home.states
+        load_fields(st, data, _KEPT)
+        st.inact_for = UNSET
+        st.inact_due = INF
+        st.cap_due = INF
 
-    def load(self, state: SilenceState, data: dict[str, Any], home: Home) -> None:
-        load_fields(state, data, SilenceState.FIELDS)
-        state.inact_for = UNSET
-        state.inact_due = INF
-        state.cap_due = INF
-
-    def load_legacy(self, state: SilenceState, data: dict[str, Any], home: Home) -> None:
-        self.load(state, data, home)
+    def load_legacy(self, data: dict[str, Any], home: Home) -> None:
+        self.load(data, home)
         if "cap_alerted" not in data:
             # A snapshot from before the second alert: its alerted silence has had all its alerts.
-            state.cap_alerted = state.silence_alerted
+            st: SilenceState = home.states
+            st.cap_alerted = st.silence_alerted
 
     def after_life(self) -> float:
         return self.p.inact_floor
 
     def reconfigured(self, home: Home) -> None:
-        home.states["inactivity"].inact_for = NAN
+        home.states.inact_for = NAN
 
     def day_started(self, home: Home, t: float, *, first: bool) -> None:
         if not first and home.profile is not None:
-            home.states["inactivity"].inact_for = NAN  # relearned: the deadline may have moved
+            home.states.inact_for = NAN  # relearned: the deadline may have moved
 
     def next_due(self, home: Home) -> float:
         p = self.p
         la = home.last_activity
         if home.away > 0 or not p.inactivity or la <= 0:
             return INF
-        st: SilenceState = home.states["inactivity"]
+        st: SilenceState = home.states
         if p.again_at_max and st.silence_alerted == la and st.cap_alerted != la:
             st.cap_due = la + p.cap(home, la)[0]
             return st.cap_due
@@ -127,7 +128,7 @@ class Inactivity(Rule):
     def fire(self, home: Home, due: float, out: Out) -> bool:
         if home.away > 0:
             return False
-        st: SilenceState = home.states["inactivity"]
+        st: SilenceState = home.states
         la = home.last_activity
         if due == st.inact_due and st.inact_for == la and st.silence_alerted != la:
             self._first_alert(home, st, due, out)
@@ -156,7 +157,7 @@ class Inactivity(Rule):
                 if began[0] > thr:
                     thr, source, part = began[0], f"{began[1]}, of the day part it began in", began[2]
             by = "day part"
-        st.alerted(home, due, cap)
+        alerted(st, home, due, cap)
         out.append(self._finding(home, due, "inactivity", thr, source, part, by))
 
     def _again_at_max(self, home: Home, st: SilenceState, due: float, out: Out) -> None:

@@ -14,9 +14,8 @@ from anju.domain import Rule as RuleName
 from anju.engine.fields import parse_clock, parse_duration
 from anju.engine.localtime import INF, UNSET, at_local, iso, local, next_local
 from anju.engine.rules.base import Omissible, Out, Rule, Sections, finding
-from anju.engine.rules.inactivity import SilenceState
+from anju.engine.rules.inactivity import SilenceState, alerted
 from anju.engine.rules.silence import SilenceParams, compile_silence
-from anju.engine.state import dump_fields, load_fields
 
 if TYPE_CHECKING:
     from anju.engine.pack import RulePack
@@ -37,12 +36,8 @@ class MorningParams:
 class MorningState:
     """Today's deadline, and when the morning window it closes opened."""
 
-    __slots__ = ("morning_at", "morning_from")
-    FIELDS = __slots__
-
-    def __init__(self) -> None:
-        self.morning_at = UNSET
-        self.morning_from = UNSET
+    morning_at: float = UNSET
+    morning_from: float = UNSET
 
 
 class NoMorningActivity(Rule):
@@ -57,6 +52,7 @@ class NoMorningActivity(Rule):
             "learned_only": "bool",
         }
     }
+    state = MorningState
     optional: ClassVar[Omissible] = {"no_morning_activity": frozenset({"learned_only"})}
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
@@ -71,33 +67,24 @@ class NoMorningActivity(Rule):
         )
         self.silence: SilenceParams = compile_silence(pack)
 
-    def new_state(self) -> MorningState:
-        return MorningState()
-
-    def dump(self, state: MorningState, home: Home) -> dict[str, Any]:
-        return dump_fields(state, MorningState.FIELDS)
-
-    def load(self, state: MorningState, data: dict[str, Any], home: Home) -> None:
-        load_fields(state, data, MorningState.FIELDS)
-
     def reconfigured(self, home: Home) -> None:
         if home.clock > 0 and home.rollover_at > 0:
             self._set_morning(home, home.clock)
 
     def day_started(self, home: Home, t: float, *, first: bool) -> None:
-        if first or home.states["no_morning_activity"].morning_at <= t:
+        if first or home.states.morning_at <= t:
             self._set_morning(home, t)
 
     def next_due(self, home: Home) -> float:
-        morning_at: float = home.states["no_morning_activity"].morning_at
+        morning_at: float = home.states.morning_at
         return morning_at if self.p.morning and morning_at > 0 else INF
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
-        st: MorningState = home.states["no_morning_activity"]
+        st: MorningState = home.states
         if due != st.morning_at or not self.p.morning:
             return False
         la = home.last_activity
-        silence: SilenceState = home.states["inactivity"]
+        silence: SilenceState = home.states
         if (
             0 < la < st.morning_from
             and home.away <= 0
@@ -105,7 +92,7 @@ class NoMorningActivity(Rule):
             and silence.silence_alerted != la
             and home.since_alert >= self.silence.rearm_events
         ):
-            silence.alerted(home, due, self.silence.cap(home, la)[0])
+            alerted(silence, home, due, self.silence.cap(home, la)[0])
             prof = home.profile
             learned = prof is not None and prof.days >= self.p.warmup_days and prof.wake_usual >= 0
             day = local(home.tz, due)
@@ -121,7 +108,7 @@ class NoMorningActivity(Rule):
         return True
 
     def _set_morning(self, home: Home, t: float) -> None:
-        st: MorningState = home.states["no_morning_activity"]
+        st: MorningState = home.states
         p = self.p
         wake = p.wake_min
         prof = home.profile

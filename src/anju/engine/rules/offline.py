@@ -3,7 +3,7 @@ gateway reported it offline. A device that never sent a heartbeat is never decla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anju.domain import EventName
@@ -19,64 +19,68 @@ if TYPE_CHECKING:
 _HEARTBEAT, _ONLINE = EventName.HEARTBEAT, EventName.ONLINE
 
 
-class Liveness:
-    """When a device was last heard (from its first heartbeat on), and the silence alerted on."""
+class OfflineState:
+    """Device id -> the ``last_seen`` whose silence was alerted on (None: none yet). When each device
+    was last heard is the device's own ``Dev.last_seen``, which this rule keeps."""
 
-    __slots__ = ("last_seen", "offline_fired")
-
-    def __init__(self) -> None:
-        self.last_seen = UNSET
-        self.offline_fired = UNSET
+    offline: dict[str, float] | None = None
 
 
 class DeviceOffline(Rule):
     name = "device_offline"
     sections: ClassVar[Sections] = {"device_offline": {"enabled": "bool", "missed_intervals": "int"}}
     instant = frozenset({EventName.OFFLINE})
+    state = OfflineState
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
         s = pack.section("device_offline")
         self.enabled = bool(s["enabled"])
         self.missed = max(1, int(s["missed_intervals"]))
 
-    def new_state(self) -> dict[str, Liveness]:
-        return {}
+    def dump(self, home: Home) -> dict[str, Any]:
+        st: OfflineState = home.states
+        offline = st.offline or {}
+        return {
+            "devices": {
+                d: [dev.last_seen, offline.get(d, UNSET)]
+                for d, dev in home.devices.items()
+                if dev.last_seen > 0 or d in offline
+            }
+        }
 
-    def dump(self, state: dict[str, Liveness], home: Home) -> dict[str, Any]:
-        return {"devices": {d: [v.last_seen, v.offline_fired] for d, v in state.items()}}
+    def load(self, data: dict[str, Any], home: Home) -> None:
+        self._load(home, ((d, v[0], v[1]) for d, v in (data.get("devices") or {}).items()))
 
-    def load(self, state: dict[str, Liveness], data: dict[str, Any], home: Home) -> None:
-        forget_configured(state, home)
-        for device_id, (last_seen, offline_fired) in (data.get("devices") or {}).items():
-            if device_id in home.devices:
-                v = state[device_id] = Liveness()
-                v.last_seen, v.offline_fired = float(last_seen), float(offline_fired)
+    def load_legacy(self, data: dict[str, Any], home: Home) -> None:
+        rows = (data.get("devices") or {}).items()
+        self._load(home, ((d, v.get("last_seen", UNSET), v.get("offline_fired", UNSET)) for d, v in rows))
 
-    def load_legacy(self, state: dict[str, Liveness], data: dict[str, Any], home: Home) -> None:
-        for d, v in (data.get("devices") or {}).items():
-            last_seen, offline_fired = float(v.get("last_seen", UNSET)), float(v.get("offline_fired", UNSET))
-            if d in home.devices:
-                state.pop(d, None)
-                if last_seen > 0 or offline_fired > 0:
-                    live = state[d] = Liveness()
-                    live.last_seen, live.offline_fired = last_seen, offline_fired
+    @staticmethod
+    def _load(home: Home, rows: Iterable[tuple[str, Any, Any]]) -> None:
+        st: OfflineState = home.states
+        offline = st.offline = forget_configured(st.offline, home)
+        for dev in home.devices.values():
+            dev.last_seen = UNSET
+        for device_id, last_seen, offline_fired in rows:
+            known = home.devices.get(device_id)
+            if known is not None:
+                known.last_seen = float(last_seen)
+                if float(offline_fired) > 0:
+                    offline[device_id] = float(offline_fired)
 
     def forget(self, home: Home, device_ids: set[str]) -> None:
-        state: dict[str, Liveness] = home.states["device_offline"]
-        for d in device_ids:
-            state.pop(d, None)
+        st: OfflineState = home.states
+        if st.offline:
+            for d in device_ids:
+                st.offline.pop(d, None)
 
     def heard(self, home: Home, dev: Dev, device_id: str, event: EventName, t: float) -> None:
         # Liveness is tracked from the first heartbeat on; any later message counts.
-        state: dict[str, Liveness] = home.states["device_offline"]
-        live = state.get(device_id)
-        if live is None:
-            if event is not _HEARTBEAT and event is not _ONLINE:
-                return
-            live = state[device_id] = Liveness()
-        if t > live.last_seen and (live.last_seen > 0 or event is _HEARTBEAT or event is _ONLINE):
-            rearm = live.last_seen <= 0 or live.offline_fired == live.last_seen
-            live.last_seen = t
+        last = dev.last_seen
+        if t > last and (last > 0 or event is _HEARTBEAT or event is _ONLINE):
+            offline: dict[str, float] | None = home.states.offline
+            rearm = last <= 0 or (offline is not None and offline.get(device_id, UNSET) == last)
+            dev.last_seen = t
             if rearm and dev.heartbeat_s is not None:
                 self.touch(home, t + self.missed * dev.heartbeat_s)
 
@@ -85,59 +89,57 @@ class DeviceOffline(Rule):
     ) -> None:
         # The gateway says so (Zigbee2MQTT availability): no need to wait for missed heartbeats.
         if self.enabled and dev.first("offline", t):
-            state: dict[str, Liveness] = home.states["device_offline"]
-            live = state.get(device_id)
-            if live is None:
-                live = state[device_id] = Liveness()
-            if t > live.last_seen:
-                live.offline_fired = live.last_seen = t
+            if t > dev.last_seen:
+                self._offline(home)[device_id] = dev.last_seen = t
             detail = {"device_id": device_id, "reported_by": "gateway availability"}
-            out.append(
-                finding(home, RuleName.DEVICE_OFFLINE, t, f"{device_id}@{iso(t)}:gateway", device_id, detail)
-            )
+            key = f"{device_id}@{iso(t)}:gateway"
+            out.append(finding(home, RuleName.DEVICE_OFFLINE, t, key, device_id, detail))
 
-    def _deadline(self, home: Home, device_id: str, live: Liveness) -> float:
-        dev = home.devices.get(device_id)
-        if dev is None or not dev.heartbeat_s or live.last_seen <= 0 or live.offline_fired == live.last_seen:
+    @staticmethod
+    def _offline(home: Home) -> dict[str, float]:
+        st: OfflineState = home.states
+        if st.offline is None:
+            st.offline = {}
+        return st.offline
+
+    def _deadline(self, dev: Dev, device_id: str, offline: dict[str, float] | None) -> float:
+        last = dev.last_seen
+        if not dev.heartbeat_s or last <= 0:
             return INF
-        return live.last_seen + self.missed * dev.heartbeat_s
+        if offline is not None and offline.get(device_id, UNSET) == last:
+            return INF
+        return last + self.missed * dev.heartbeat_s
 
     def next_due(self, home: Home) -> float:
         due = INF
         if self.enabled:
-            for device_id, live in home.states["device_offline"].items():
-                d = self._deadline(home, device_id, live)
-                if d < due:
-                    due = d
+            offline: dict[str, float] | None = home.states.offline
+            for device_id, dev in home.devices.items():
+                if dev.heartbeat_s:
+                    d = self._deadline(dev, device_id, offline)
+                    if d < due:
+                        due = d
         return due
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
         if not self.enabled:
             return False
         fired = False
-        state: dict[str, Liveness] = home.states["device_offline"]
-        for device_id, live in state.items():
-            if self._deadline(home, device_id, live) <= due:
-                live.offline_fired = live.last_seen
-                dev = home.devices[device_id]
+        for device_id, dev in home.devices.items():
+            if dev.heartbeat_s and self._deadline(dev, device_id, home.states.offline) <= due:
+                self._offline(home)[device_id] = dev.last_seen
                 detail = {
                     "device_id": device_id,
-                    "last_seen": iso(live.last_seen),
+                    "last_seen": iso(dev.last_seen),
                     "heartbeat_s": dev.heartbeat_s,
                     "missed_intervals": self.missed,
                     "kind": dev.kind.value,
                 }
-                key = f"{device_id}@{iso(live.last_seen)}"
+                key = f"{device_id}@{iso(dev.last_seen)}"
                 out.append(finding(home, RuleName.DEVICE_OFFLINE, due, key, device_id, detail))
                 fired = True
         return fired
 
     def offline_devices(self, home: Home) -> list[str]:
-        state: dict[str, Liveness] = home.states["device_offline"]
-        return [
-            d
-            for d in home.devices
-            if (live := state.get(d)) is not None
-            and live.offline_fired > 0
-            and live.offline_fired == live.last_seen
-        ]
+        offline: dict[str, float] = home.states.offline or {}
+        return [d for d, dev in home.devices.items() if 0 < offline.get(d, UNSET) == dev.last_seen]
