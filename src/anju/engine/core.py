@@ -182,8 +182,16 @@ class Engine:
         if dev.heartbeat_s is not None:
             for heard in cfg.hearers:
                 heard(home, dev, device_id, event, t)
-        # Identity test first, not a dict lookup: an Enum's hash is a Python-level call (hot path).
-        route = cfg.motion if event is _MOTION else cfg.routes[event]
+        # Motion first, by identity, not a dict lookup: an Enum's hash is a Python-level call.
+        if event is _MOTION:
+            if t >= home.last_activity:  # else late: older than what is known; it changes no state
+                if home.away > 0 or home.leave_at > 0:
+                    # Motion indoors means home again.
+                    for came_home in cfg.homecomers:
+                        came_home(home, t)
+                self._activity(home, t, dev.loc)
+            return out
+        route = cfg.routes[event]
         for judge in route.instant:
             judge(home, dev, device_id, kind, event, t, out)
         if not route.life or t < home.last_activity:
@@ -269,12 +277,13 @@ class Engine:
     def _run(self, home: Home, now: float, out: list[Finding]) -> None:
         """Fire this home's timers due by ``now``, in time order, then reschedule it."""
         due = INF
+        fires = home.cfg.fires
         for _ in range(1000):
             due = self._next_due(home)
             if due > now:
                 break
             # The first rule whose timer this is fires (the rules' order breaks ties).
-            for fire in home.cfg.fires:
+            for fire in fires:
                 if fire(home, due, out):
                     break
         else:

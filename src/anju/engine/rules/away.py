@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from anju.engine.pack import RulePack
     from anju.engine.state import Dev, Home
 
-_MOTION = EventName.MOTION
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AwayParams:
@@ -85,7 +83,7 @@ class Away(Rule):
         "night_door": frozenset({"usual_after"}),
         "not_returned": frozenset({"min", "max", "factor", "margin"}),
     }
-    events = frozenset({EventName.MOTION, EventName.OPEN, EventName.CLOSE})
+    events = frozenset({EventName.OPEN, EventName.CLOSE})
     state = AwayState
 
     def __init__(self, pack: RulePack, overrides: Mapping[str, Any]) -> None:
@@ -109,10 +107,6 @@ class Away(Rule):
     def feed(
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
     ) -> None:
-        if event is _MOTION:
-            if home.away > 0 or home.leave_at > 0:
-                self._come_home(home, t)
-            return
         st: AwayState = home.states
         if home.away <= 0 and t > st.last_leave:
             # A door that opens and is followed by no motion indoors is someone leaving, even when
@@ -123,7 +117,7 @@ class Away(Rule):
             st.leave_night = p.night_door and p.in_night_window(m.hour * 60 + m.minute)
             self.touch(home, t + (p.night_confirm if st.leave_night else p.away_confirm))
 
-    def _come_home(self, home: Home, t: float) -> None:
+    def came_home(self, home: Home, t: float) -> None:
         st: AwayState = home.states
         if home.away > 0:
             home.away_secs += t - max(home.away, home.activity_day_start)

@@ -43,7 +43,8 @@ class Rule:
     optional: ClassVar[Omissible] = {}
     #: Events the rule judges as they arrive, before the core checks they are not late.
     instant: ClassVar[frozenset[EventName]] = frozenset()
-    #: Signs of life the rule is told about (not late ones), before the core counts them.
+    #: Signs of life the rule is told about (not late ones), before the core counts them (motion:
+    #: only through ``came_home``).
     events: ClassVar[frozenset[EventName]] = frozenset()
     #: The rule's slice of a home's state: a class whose annotated attributes, with their
     #: defaults, are the rule's fields (the core keeps every rule's fields in one slotted object
@@ -83,6 +84,9 @@ class Rule:
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
     ) -> None:
         """An event of ``instant`` or ``events`` arrived."""
+
+    def came_home(self, home: Home, t: float) -> None:
+        """Motion indoors at ``t`` while the resident was leaving or away: home again."""
 
     def reading(self, home: Home, dev: Dev, device_id: str, battery: int, t: float, out: Out) -> None:
         """A message carried a battery reading."""
@@ -166,9 +170,9 @@ class Config:
     params: Params
     rules: tuple[Rule, ...]
     routes: dict[EventName, Route]
-    motion: Route
     dues: tuple[Callable[[Home], float], ...]
     fires: tuple[Callable[[Home, float, Out], bool], ...]
+    homecomers: tuple[Callable[[Home, float], None], ...]
     readings: tuple[Callable[[Home, Dev, str, int, float, Out], None], ...]
     hearers: tuple[Callable[[Home, Dev, str, EventName, float], None], ...]
     #: The soonest any rule can be due after a sign of life.
@@ -185,6 +189,9 @@ class Config:
     @classmethod
     def build(cls, params: Params, rules: tuple[Rule, ...], quiet: frozenset[EventName]) -> Config:
         """``quiet``: the events that are no sign of life (liveness, availability, tamper)."""
+        for r in rules:
+            if EventName.MOTION in r.events:
+                raise ValueError(f"{r.name}: motion reaches rules through came_home, not events")
         routes = {
             event: Route(
                 instant=tuple(r.feed for r in rules if event in r.instant),
@@ -207,9 +214,9 @@ class Config:
             states=states,
             defaults=tuple(defaults),
             routes=routes,
-            motion=routes[EventName.MOTION],
             dues=tuple(r.next_due for r in rules if _defines(r, "next_due")),
             fires=tuple(r.fire for r in rules if _defines(r, "fire")),
+            homecomers=tuple(r.came_home for r in rules if _defines(r, "came_home")),
             readings=tuple(r.reading for r in rules if _defines(r, "reading")),
             hearers=tuple(r.heard for r in rules if _defines(r, "heard")),
             life_floor=min((r.after_life() for r in rules), default=INF),

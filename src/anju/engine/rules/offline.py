@@ -24,6 +24,8 @@ class OfflineState:
     was last heard is the device's own ``Dev.last_seen``, which this rule keeps."""
 
     offline: dict[str, float] | None = None
+    #: The home's devices that send heartbeats (None: none), as configured.
+    watched: tuple[str, ...] | None = None
 
 
 class DeviceOffline(Rule):
@@ -68,6 +70,10 @@ class DeviceOffline(Rule):
                 if float(offline_fired) > 0:
                     offline[device_id] = float(offline_fired)
 
+    def reconfigured(self, home: Home) -> None:
+        st: OfflineState = home.states
+        st.watched = tuple(d for d, dev in home.devices.items() if dev.heartbeat_s) or None
+
     def forget(self, home: Home, device_ids: set[str]) -> None:
         st: OfflineState = home.states
         if st.offline:
@@ -111,22 +117,24 @@ class DeviceOffline(Rule):
         return last + self.missed * dev.heartbeat_s
 
     def next_due(self, home: Home) -> float:
+        st: OfflineState = home.states
         due = INF
-        if self.enabled:
-            offline: dict[str, float] | None = home.states.offline
-            for device_id, dev in home.devices.items():
-                if dev.heartbeat_s:
-                    d = self._deadline(dev, device_id, offline)
-                    if d < due:
-                        due = d
+        if self.enabled and st.watched:
+            devices = home.devices
+            for device_id in st.watched:
+                d = self._deadline(devices[device_id], device_id, st.offline)
+                if d < due:
+                    due = d
         return due
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
-        if not self.enabled:
+        st: OfflineState = home.states
+        if not self.enabled or not st.watched:
             return False
         fired = False
-        for device_id, dev in home.devices.items():
-            if dev.heartbeat_s and self._deadline(dev, device_id, home.states.offline) <= due:
+        for device_id in st.watched:
+            dev = home.devices[device_id]
+            if self._deadline(dev, device_id, st.offline) <= due:
                 self._offline(home)[device_id] = dev.last_seen
                 detail = {
                     "device_id": device_id,
