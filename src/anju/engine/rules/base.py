@@ -34,7 +34,13 @@ Omissible = dict[str, frozenset[str]]
 
 
 class Rule:
-    """One rule or family: its sections, parameters and state slice, behind a few hooks."""
+    """One rule or family: its sections, parameters and state slice, behind a few hooks.
+
+    The interface is three calls: ``feed`` (an observation of the events the rule names; battery
+    readings, device liveness and homecoming have hooks of their own so the hot path calls no rule
+    that does not care), ``next_due`` and ``fire``. The rest are lifecycle hooks (configuration,
+    forgotten devices, the day's end and start, snapshots) that most rules leave as they are.
+    """
 
     #: Key of the rule's state slice and of its part of a snapshot.
     name: ClassVar[str]
