@@ -30,9 +30,18 @@ class Opening:
 
 
 class DoorState:
-    """The doors that have opened: door id -> its opening (None until one opens)."""
+    """The doors that have opened: door id -> its opening (None until one opens); and the earliest
+    opening not yet alerted on (INF: none), derived from them."""
 
     doors: dict[str, Opening] | None = None
+    first_open: float = INF
+
+
+def _pending(st: DoorState) -> None:
+    st.first_open = min(
+        (o.open_at for o in (st.doors or {}).values() if o.open_at > 0 and o.open_fired != o.open_at),
+        default=INF,
+    )
 
 
 class DoorLeftOpen(Rule):
@@ -57,6 +66,7 @@ class DoorLeftOpen(Rule):
             if door_id in home.devices:
                 o = doors[door_id] = Opening()
                 o.open_at, o.open_fired = float(open_at), float(open_fired)
+        _pending(st)
 
     def load_legacy(self, data: dict[str, Any], home: Home) -> None:
         st: DoorState = home.states
@@ -66,43 +76,43 @@ class DoorLeftOpen(Rule):
             if d in home.devices and (open_at > 0 or open_fired > 0):
                 o = doors[d] = Opening()
                 o.open_at, o.open_fired = open_at, open_fired
+        _pending(st)
 
     def forget(self, home: Home, device_ids: set[str]) -> None:
         st: DoorState = home.states
         if st.doors:
             for d in device_ids:
                 st.doors.pop(d, None)
+            _pending(st)
 
     def feed(
         self, home: Home, dev: Dev, device_id: str, kind: DeviceKind, event: EventName, t: float, out: Out
     ) -> None:
         st: DoorState = home.states
         doors = st.doors
-        if doors is None:
-            doors = st.doors = {}
-        o = doors.get(device_id)
         if event is _OPEN:
+            if doors is None:
+                doors = st.doors = {}
+            o = doors.get(device_id)
             if o is None:
                 o = doors[device_id] = Opening()
             if t != o.open_at and t != o.open_fired:  # a redelivered open is the same opening
                 o.open_at, o.open_fired = t, UNSET
+            _pending(st)
             if self.enabled:
                 self.touch(home, t + self.limit)
-        elif o is not None:
+        elif doors is not None and (o := doors.get(device_id)) is not None and o.open_at > 0:
             o.open_at = UNSET
+            _pending(st)
 
     def next_due(self, home: Home) -> float:
-        due = INF
-        doors: dict[str, Opening] | None = home.states.doors
-        if self.enabled and doors:
-            for o in doors.values():
-                if o.open_at > 0 and o.open_fired != o.open_at and o.open_at + self.limit < due:
-                    due = o.open_at + self.limit
-        return due
+        first: float = home.states.first_open
+        return first + self.limit if self.enabled else INF
 
     def fire(self, home: Home, due: float, out: Out) -> bool:
-        doors: dict[str, Opening] | None = home.states.doors
-        if not self.enabled or not doors:
+        st: DoorState = home.states
+        doors = st.doors
+        if not self.enabled or not doors or st.first_open + self.limit > due:
             return False
         fired = False
         for door_id, o in doors.items():
@@ -120,4 +130,5 @@ class DoorLeftOpen(Rule):
                     )
                 )
                 fired = True
+        _pending(st)
         return fired
