@@ -31,10 +31,12 @@ from anju.domain import DeviceKind
 from anju.engine.learn import ENTRANCE, LOCATIONS, location_class
 from anju.engine.pack import load_pack
 from anju.engine.params import compile_pack
+from anju.engine.rules.silence import compile_silence
 from datasets import RealHome, load_homes
 from detection import PACKS, cut_times
 
 _BASELINE = compile_pack(load_pack(PACKS["fixed"]))
+_BASELINE_SILENCE = compile_silence(load_pack(PACKS["fixed"]))
 
 TARGET_FALSE = 0.05
 TARGET_WITHIN = 0.97
@@ -308,8 +310,7 @@ def threshold_tables(homes: list[RealHome], injections: int, seed: int, bucket_m
 
 def _baseline_h(slot: int, bucket_min: int) -> float:
     """The fixed baseline pack's threshold, hours, for a silence beginning in ``slot``."""
-    p = _BASELINE
-    return p.inact_default[p.part(slot * bucket_min)] / 3600
+    return _BASELINE_SILENCE.inact_default[_BASELINE.part(slot * bucket_min)] / 3600
 
 
 def cross_validated(homes: list[RealHome], injections: int, seed: int, bucket_min: int) -> None:

@@ -4,152 +4,44 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: The day parts every pack names; each starts at a local time and runs to the next one's start.
-DAY_PARTS = ("night", "morning", "day", "evening")
+from anju.engine import params as _core
+from anju.engine.fields import DAY_PARTS, Schema, check, parse_clock, parse_duration
+from anju.engine.rules import RULES
 
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
-_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+#: Every section a pack may hold: the core's, then each rule's (in the order packs list them).
+_ORDER = (
+    "day_parts",
+    "learning",
+    "inactivity",
+    "no_morning_activity",
+    "night_door",
+    "away",
+    "not_returned",
+    "door_left_open",
+    "routine_anomaly",
+    "device_offline",
+    "low_battery",
+    "tamper",
+)
+_ALL: dict[str, Schema] = {**_core.SECTIONS}
+#: Settings a pack may leave out (older packs); the rules give them their defaults.
+OPTIONAL: dict[str, frozenset[str]] = {**_core.OPTIONAL}
+for _rule in RULES:
+    _ALL.update(_rule.sections)
+    OPTIONAL.update(_rule.optional)
+_SCHEMA: dict[str, Schema] = dict(
+    sorted(_ALL.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else 99)
+)
+#: Sections a pack may leave out as a whole.
+_OPTIONAL_SECTIONS = frozenset({"away"})
 
-# Field kinds: bool, int, float, duration (seconds or "4h30m"), clock ("HH:MM"),
-# parts (a duration, or a table of durations by day part).
-_SCHEMA: dict[str, dict[str, str]] = {
-    "day_parts": {part: "clock" for part in DAY_PARTS},
-    "learning": {
-        "enabled": "bool",
-        "warmup_days": "int",
-        "half_life_days": "float",
-        "gap_quantile": "float",
-        "gap_factor": "float",
-        "gap_margin": "duration",
-        "by_location": "bool",
-        "location_support": "int",
-    },
-    "inactivity": {
-        "enabled": "bool",
-        "threshold": "parts",
-        "min": "parts",
-        "max": "parts",
-        "rearm_events": "int",
-        "judge_by": "choice:reached,longer",
-        "alert_again_at_max": "bool",
-    },
-    "no_morning_activity": {
-        "enabled": "bool",
-        "wake": "clock",
-        "margin": "duration",
-        "earliest": "clock",
-        "latest": "clock",
-        "learned_only": "bool",
-    },
-    "night_door": {
-        "enabled": "bool",
-        "start": "clock",
-        "end": "clock",
-        "confirm": "duration",
-        "usual_after": "int",
-    },
-    "away": {"confirm": "duration"},
-    "not_returned": {
-        "enabled": "bool",
-        "threshold": "parts",
-        "return_by": "clock",
-        "min": "parts",
-        "max": "parts",
-        "factor": "float",
-        "margin": "duration",
-    },
-    "door_left_open": {"enabled": "bool", "threshold": "duration"},
-    "routine_anomaly": {
-        "enabled": "bool",
-        "restless_factor": "float",
-        "restless_min_events": "int",
-        "low_activity_ratio": "float",
-    },
-    "device_offline": {"enabled": "bool", "missed_intervals": "int"},
-    "low_battery": {"enabled": "bool", "threshold": "int"},
-    "tamper": {"enabled": "bool"},
-}
-
-
-#: Settings a pack may leave out (older packs); ``compile_pack`` gives them their defaults.
-OPTIONAL: dict[str, frozenset[str]] = {
-    "away": frozenset({"confirm"}),
-    "inactivity": frozenset({"rearm_events", "judge_by", "alert_again_at_max"}),
-    "learning": frozenset({"by_location", "location_support"}),
-    "night_door": frozenset({"usual_after"}),
-    "no_morning_activity": frozenset({"learned_only"}),
-    "not_returned": frozenset({"min", "max", "factor", "margin"}),
-}
-
-
-def parse_duration(value: object, where: str) -> int:
-    """Seconds from an integer or a text like ``"4h"``, ``"1h30m"``, ``"90s"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{where}: a duration must be seconds or text like '4h', not a boolean")
-    if isinstance(value, int | float):
-        seconds = int(value)
-    elif isinstance(value, str) and value.strip() and (m := _DURATION.match(value)):
-        d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-        seconds = ((d * 24 + h) * 60 + mi) * 60 + s
-    else:
-        raise ValueError(f"{where}: {value!r} is not a duration (seconds, or text like '4h', '30m')")
-    if seconds < 0 or seconds > 7 * 86400:
-        raise ValueError(f"{where}: {value!r} must lie between 0 and 7 days")
-    return seconds
-
-
-def parse_clock(value: object, where: str) -> int:
-    """Minutes after local midnight from ``"HH:MM"``."""
-    if not isinstance(value, str) or not (m := _CLOCK.match(value.strip())):
-        raise ValueError(f"{where}: {value!r} is not a local time 'HH:MM'")
-    return int(m.group(1)) * 60 + int(m.group(2))
-
-
-def _check(kind: str, value: object, where: str) -> object:
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: expected a whole number, got {value!r}")
-        if value < 0:
-            raise ValueError(f"{where}: must not be negative")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
-        if value < 0:
-            raise ValueError(f"{where}: must not be negative")
-        return float(value)
-    if kind == "duration":
-        parse_duration(value, where)
-        return value
-    if kind.startswith("choice:"):
-        choices = kind.removeprefix("choice:").split(",")
-        if value not in choices:
-            raise ValueError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
-        return value
-    if kind == "clock":
-        parse_clock(value, where)
-        return value
-    if kind == "parts":
-        if isinstance(value, Mapping):
-            for part, v in value.items():
-                if part not in DAY_PARTS:
-                    raise ValueError(f"{where}: unknown day part {part!r} (known: {', '.join(DAY_PARTS)})")
-                parse_duration(v, f"{where}.{part}")
-            return dict(value)
-        parse_duration(value, where)
-        return value
-    raise AssertionError(kind)
+__all__ = ["DAY_PARTS", "OPTIONAL", "RulePack", "load_pack", "parse_clock", "parse_duration", "parse_pack"]
 
 
 def _validate_tree(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
@@ -170,7 +62,7 @@ def _validate_tree(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
             kind = fields.get(key)
             if kind is None:
                 raise ValueError(f"{section}.{key}: unknown setting (known: {', '.join(sorted(fields))})")
-            checked[key] = _check(kind, value, f"{section}.{key}")
+            checked[key] = check(kind, value, f"{section}.{key}")
         if not partial:
             optional = OPTIONAL.get(section, frozenset())
             missing = [k for k in fields if k not in checked and k not in optional]
@@ -178,7 +70,7 @@ def _validate_tree(raw: Mapping[str, Any], *, partial: bool) -> dict[str, Any]:
                 raise ValueError(f"{section}: missing {', '.join(missing)}")
         out[section] = checked
     if not partial:
-        missing_sections = [s for s in _SCHEMA if s not in out and s != "away"]
+        missing_sections = [s for s in _SCHEMA if s not in out and s not in _OPTIONAL_SECTIONS]
         if missing_sections:
             raise ValueError(f"missing sections: {', '.join(missing_sections)}")
     return out
