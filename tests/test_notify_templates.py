@@ -34,13 +34,14 @@ FACTS = AlertFacts(
 
 def test_sms_names_who_where_what_when_and_how_to_answer_in_chinese() -> None:
     text = sms_text(FACTS, Lang.ZH)
-    for part in ("紧急", "王秀英家", "天平路88弄3号502", "一键报警", "11月29日 07:05", "回复1", "回复2"):
+    for part in ("紧急", "王秀英家", "天平路88弄3号502", "紧急按钮报警", "11月29日 07:05", "回复1", "回复2"):
         assert part in text
 
 
 def test_sms_in_english_for_english_speaking_contacts() -> None:
     text = sms_text(FACTS, language_of("en-GB"))
-    assert "URGENT" in text and "alarm button" in text and "29 Nov 07:05" in text and "Reply 1" in text
+    assert "CRITICAL" in text and "alarm button pressed" in text
+    assert "29 Nov 07:05" in text and "Reply 1" in text
 
 
 def test_a_visit_request_asks_to_accept_the_visit() -> None:

@@ -200,7 +200,7 @@ async def test_voice_script_speaks_chinese_and_gathers_one_key(env: Harness, fak
     assert '<Gather action="http://anju.test/twilio/voice/' in xml
     assert 'numDigits="1"' in xml
     assert '<Say language="zh-CN"' in xml
-    assert "王秀英家" in xml and "天平路88弄" in xml and "一键报警" in xml and "按1" in xml
+    assert "王秀英家" in xml and "天平路88弄" in xml and "紧急按钮报警" in xml and "按1" in xml
     assert "糖尿病" not in xml  # health notes stay in the console
     answered = next(r for r in await rows(env.ctx, incident_id) if r.channel == Channel.VOICE.value)
     assert answered.status == NotificationStatus.ANSWERED.value and answered.next_attempt_at is None

@@ -8,6 +8,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from anju import vocabulary
+
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
 LANG_COOKIE = "anju_lang"
@@ -106,28 +108,13 @@ CATALOG: dict[str, tuple[str, str]] = {
     "col.payload": ("内容开头", "Payload (start)"),
     "col.reason": ("原因", "Reason"),
     "col.size": ("字节", "Bytes"),
-    # vocabulary from the domain
-    "severity.critical": ("紧急", "critical"),
-    "severity.high": ("高", "high"),
-    "severity.medium": ("中", "medium"),
-    "severity.low": ("低", "low"),
+    # vocabulary from the domain (rules, severities, kinds, events, rooms and steps: anju.vocabulary)
     "state.open": ("待响应", "open"),
     "state.acknowledged": ("已接警", "acknowledged"),
     "state.dispatched": ("已派遣", "dispatched"),
     "state.resolved": ("已处置", "resolved"),
     "state.follow_up": ("回访中", "follow-up"),
     "state.closed": ("已结案", "closed"),
-    "rule.button": ("紧急按钮", "alarm button"),
-    "rule.inactivity": ("长时间无活动", "inactivity"),
-    "rule.no_morning_activity": ("早晨无活动", "no morning activity"),
-    "rule.night_door": ("夜间出门", "night door"),
-    "rule.not_returned": ("外出未归", "not returned"),
-    "rule.door_left_open": ("门未关", "door left open"),
-    "rule.routine_anomaly": ("作息异常", "routine anomaly"),
-    "rule.device_offline": ("设备离线", "device offline"),
-    "rule.low_battery": ("电量低", "low battery"),
-    "rule.tamper": ("设备被拆", "tamper"),
-    "rule.alarm_path": ("报警链路异常", "alarm path degraded"),
     "outcome.false_alarm": ("误报", "false alarm"),
     "outcome.resident_well": ("老人平安", "resident well"),
     "outcome.assisted_at_home": ("上门协助", "assisted at home"),
@@ -135,19 +122,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "outcome.deceased": ("已故", "deceased"),
     "outcome.device_fault": ("设备故障", "device fault"),
     "outcome.other": ("其他", "other"),
-    "kind.door": ("门磁", "door sensor"),
-    "kind.pir": ("人体红外", "motion sensor"),
-    "kind.button": ("报警按钮", "alarm button"),
-    "event.open": ("开门", "opened"),
-    "event.close": ("关门", "closed"),
-    "event.motion": ("有人活动", "movement"),
-    "event.press": ("按下", "pressed"),
-    "event.long_press": ("长按", "long press"),
-    "event.tamper": ("防拆报警", "tamper"),
-    "event.heartbeat": ("心跳", "heartbeat"),
-    "event.online": ("上线", "online"),
-    "event.offline": ("离线", "offline"),
-    "event.clock_skewed": ("设备时钟偏差", "device clock off"),
     "channel.sms": ("短信", "SMS"),
     "channel.voice": ("语音电话", "voice call"),
     "channel.dingtalk": ("钉钉", "DingTalk"),
@@ -189,7 +163,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "timeline.follow_up_waived": ("免回访", "follow-up waived"),
     "timeline.sms_reply": ("短信回复", "SMS reply"),
     "timeline.other": ("记录", "entry"),
-    "timeline.alarm_path_degraded": ("报警链路异常", "alarm path degraded"),
+    "timeline.alarm_path_degraded": vocabulary.RULES["alarm_path"],
     "timeline.alarm_path_recovered": ("报警链路恢复", "alarm path recovered"),
     # the alarm path's health banner (every page, every staff user)
     "health.banner": (
@@ -205,12 +179,6 @@ CATALOG: dict[str, tuple[str, str]] = {
     "actor.system": ("系统", "system"),
     "actor.escalation": ("自动升级", "escalation"),
     "actor.cli": ("命令行", "command line"),
-    # the escalation steps of rules/escalation.toml (a step added there shows its own name)
-    "step.notify_duty": ("通知值班台和值班手机", "tell the duty desk and duty phone"),
-    "step.sms_duty_phone": ("短信通知值班手机", "SMS to the duty phone"),
-    "step.call_supervisor": ("电话呼叫值班主管", "call the on-call supervisor"),
-    "step.call_contacts": ("依次电话呼叫紧急联系人", "call the contacts in turn"),
-    "step.sms_contacts": ("短信通知紧急联系人", "SMS to the contacts"),
     "incident.step_repeat": ("重复提醒", "repeated"),
     # alert evidence (the engine's detail keys)
     "evidence.device_id": ("设备", "device"),
@@ -219,7 +187,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "evidence.event": ("事件", "event"),
     "evidence.kind": ("类型", "kind"),
     "evidence.local_time": ("当地时间", "local time"),
-    "evidence.door_id": ("门磁", "door sensor"),
+    "evidence.door_id": vocabulary.DEVICE_KINDS["door"],
     "evidence.threshold_s": ("阈值（秒）", "threshold (s)"),
     "evidence.threshold": ("阈值", "threshold"),
     "evidence.threshold_source": ("阈值来源", "threshold from"),
@@ -382,7 +350,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     # devices
     "device.never": ("从未上报", "never"),
     "device.online": ("在线", "online"),
-    "device.offline": ("离线", "offline"),
+    "device.offline": vocabulary.EVENTS["offline"],
     "devices.title": ("设备维护清单", "Installers' work list"),
     "devices.subtitle": (
         "离线、低电量、未登记的设备和无法解析的消息。",
@@ -498,6 +466,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Nothing for you to do on this incident now. Thank you!",
     ),
 }
+CATALOG.update(vocabulary.catalog())
 
 #: Keys the browser scripts use; sent to the page as JSON.
 JS_PREFIXES = (

@@ -28,6 +28,7 @@ EVIDENCE_VOCABULARY = {
     "type": "kind",
     "rule": "rule",
     "severity": "severity",
+    "last_location": "location",
 }
 
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from anju.domain import Rule, Severity
+from anju.vocabulary import rule_word, severity_word
 
 
 class Lang(StrEnum):
@@ -22,27 +22,6 @@ class Lang(StrEnum):
 def language_of(code: str | None) -> Lang:
     """Contacts store free-form codes (``zh-CN``, ``zh``, ``en``, ``en-GB``); Chinese is the default."""
     return Lang.EN if (code or "").lower().startswith("en") else Lang.ZH
-
-
-_RULE_TEXT: dict[Rule, tuple[str, str]] = {
-    Rule.BUTTON: ("按下了一键报警", "pressed the alarm button"),
-    Rule.INACTIVITY: ("长时间无活动", "no sign of activity for too long"),
-    Rule.NO_MORNING_ACTIVITY: ("早晨至今无活动", "no activity this morning"),
-    Rule.NIGHT_DOOR: ("夜间开门外出", "door opened at night, resident left"),
-    Rule.NOT_RETURNED: ("外出后未按时返回", "went out and has not returned"),
-    Rule.DOOR_LEFT_OPEN: ("家门长时间未关", "front door left open"),
-    Rule.ROUTINE_ANOMALY: ("作息明显异常", "daily routine far from usual"),
-    Rule.DEVICE_OFFLINE: ("设备离线", "a device went offline"),
-    Rule.LOW_BATTERY: ("设备电量低", "a device battery is low"),
-    Rule.TAMPER: ("设备被拆动", "a device was tampered with"),
-}
-
-_SEVERITY_TEXT: dict[Severity, tuple[str, str]] = {
-    Severity.CRITICAL: ("紧急", "URGENT"),
-    Severity.HIGH: ("重要", "Important"),
-    Severity.MEDIUM: ("提醒", "Notice"),
-    Severity.LOW: ("提示", "Info"),
-}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,17 +43,11 @@ def _pick(pair: tuple[str, str], lang: Lang) -> str:
 
 
 def _rule_text(rule: str, lang: Lang) -> str:
-    try:
-        return _pick(_RULE_TEXT[Rule(rule)], lang)
-    except ValueError:
-        return rule
+    return rule_word(rule, lang)
 
 
 def _severity_text(severity: str, lang: Lang) -> str:
-    try:
-        return _pick(_SEVERITY_TEXT[Severity(severity)], lang)
-    except ValueError:
-        return severity
+    return severity_word(severity, lang)
 
 
 def _when(facts: AlertFacts, lang: Lang) -> str:
@@ -92,7 +65,10 @@ def sms_text(facts: AlertFacts, lang: Lang) -> str:
         ask = "回复1确认上门" if facts.visit_request else "回复1接警"
         return f"【安居】{sev}：{facts.household}（{where}）{what}，{when}。{ask}，回复2转下一位联系人。"
     ask = "Reply 1 to accept the visit" if facts.visit_request else "Reply 1 to accept"
-    return f"[Anju] {sev}: {facts.household} ({where}): {what}, {when}. {ask}, 2 to pass to the next contact."
+    return (
+        f"[Anju] {sev.upper()}: {facts.household} ({where}): {what}, {when}. "
+        f"{ask}, 2 to pass to the next contact."
+    )
 
 
 def voice_text(facts: AlertFacts, lang: Lang) -> str:
@@ -108,7 +84,7 @@ def voice_text(facts: AlertFacts, lang: Lang) -> str:
     where = f"The address is {facts.address}. " if facts.address else ""
     ask = "To accept the visit, press 1" if facts.visit_request else "To accept, press 1"
     return (
-        f"This is the Anju care center with an {_severity_text(facts.severity, lang).lower()} alert. "
+        f"This is the Anju care center with a {_severity_text(facts.severity, lang)} alert. "
         f"{facts.household}: {what}, at {when}. {where}{ask}. To pass it to the next contact, press 2."
     )
 

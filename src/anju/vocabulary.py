@@ -1,0 +1,122 @@
+"""The one table of zh-CN and English words for the domain's values, read by dispatch, notify and console.
+
+Rules, severities, device kinds, events, rooms (the engine's location classes) and escalation steps
+each have exactly one wording here; a message, a page and a report say the same thing in the same
+words. A value with no row shows itself (a step a care manager adds to ``rules/escalation.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from anju.domain import DeviceKind, EventName, Rule, Severity
+
+
+class Label(NamedTuple):
+    zh: str
+    en: str
+
+
+#: What fired, as a phrase that reads both as a column value and inside a message.
+RULES: Mapping[str, Label] = {
+    Rule.BUTTON: Label("紧急按钮报警", "alarm button pressed"),
+    Rule.INACTIVITY: Label("长时间无活动", "no activity for too long"),
+    Rule.NO_MORNING_ACTIVITY: Label("早晨无活动", "no activity this morning"),
+    Rule.NIGHT_DOOR: Label("夜间开门外出", "left home at night"),
+    Rule.NOT_RETURNED: Label("外出未归", "has not returned home"),
+    Rule.DOOR_LEFT_OPEN: Label("门长时间未关", "door left open"),
+    Rule.ROUTINE_ANOMALY: Label("作息异常", "unusual daily routine"),
+    Rule.DEVICE_OFFLINE: Label("设备离线", "device offline"),
+    Rule.LOW_BATTERY: Label("设备电量低", "device battery low"),
+    Rule.TAMPER: Label("设备被拆动", "device tampered with"),
+    # Not an engine rule: the system's own incident when the alarm path fails (anju.health).
+    "alarm_path": Label("报警链路异常", "alarm path degraded"),
+}
+
+SEVERITIES: Mapping[str, Label] = {
+    Severity.CRITICAL: Label("紧急", "critical"),
+    Severity.HIGH: Label("重要", "high"),
+    Severity.MEDIUM: Label("一般", "medium"),
+    Severity.LOW: Label("提示", "low"),
+}
+
+DEVICE_KINDS: Mapping[str, Label] = {
+    DeviceKind.DOOR: Label("门磁", "door sensor"),
+    DeviceKind.PIR: Label("人体红外", "motion sensor"),
+    DeviceKind.BUTTON: Label("报警按钮", "alarm button"),
+}
+
+EVENTS: Mapping[str, Label] = {
+    EventName.OPEN: Label("开门", "opened"),
+    EventName.CLOSE: Label("关门", "closed"),
+    EventName.MOTION: Label("有人活动", "movement"),
+    EventName.PRESS: Label("按下", "pressed"),
+    EventName.LONG_PRESS: Label("长按", "long press"),
+    EventName.TAMPER: Label("防拆报警", "tamper"),
+    EventName.HEARTBEAT: Label("心跳", "heartbeat"),
+    EventName.ONLINE: Label("上线", "online"),
+    EventName.OFFLINE: Label("离线", "offline"),
+    # Not an event name: the flag on an event whose device clock was too far off to trust.
+    "clock_skewed": Label("设备时钟偏差", "device clock off"),
+}
+
+#: The engine's location classes (``anju.engine.learn.LOCATIONS``), where the resident was last seen.
+ROOMS: Mapping[str, Label] = {
+    "bedroom": Label("卧室", "bedroom"),
+    "bathroom": Label("卫生间", "bathroom"),
+    "kitchen": Label("厨房", "kitchen"),
+    "living": Label("客厅", "living room"),
+    "entrance": Label("门口", "entrance"),
+    "other": Label("其他位置", "elsewhere"),
+    "unknown": Label("未知", "unknown"),
+}
+
+#: The escalation steps of ``rules/escalation.toml`` and the fallback policy.
+STEPS: Mapping[str, Label] = {
+    "notify_duty": Label("通知值班台和值班手机", "tell the duty desk and duty phone"),
+    "sms_duty_phone": Label("短信通知值班手机", "SMS to the duty phone"),
+    "call_supervisor": Label("电话呼叫值班主管", "call the on-call supervisor"),
+    "call_contacts": Label("依次电话呼叫紧急联系人", "call the contacts in turn"),
+    "sms_contacts": Label("短信通知紧急联系人", "SMS to the contacts"),
+}
+
+#: Each table under the prefix the console catalog knows it by (``rule.door_left_open``).
+TABLES: Mapping[str, Mapping[str, Label]] = {
+    "rule": RULES,
+    "severity": SEVERITIES,
+    "kind": DEVICE_KINDS,
+    "event": EVENTS,
+    "location": ROOMS,
+    "step": STEPS,
+}
+
+
+def is_chinese(language: str | None) -> bool:
+    """``zh``, ``zh-CN``, ``zh-Hans``… read Chinese; every other code reads English."""
+    return (language or "").lower().startswith("zh")
+
+
+def word(table: Mapping[str, Label], value: str, language: str | None) -> str:
+    """The label of ``value`` in ``language``; the value itself when the table has no row for it."""
+    label = table.get(value)
+    if label is None:
+        return value
+    return label.zh if is_chinese(language) else label.en
+
+
+def rule_word(rule: str, language: str | None) -> str:
+    return word(RULES, rule, language)
+
+
+def severity_word(severity: str, language: str | None) -> str:
+    return word(SEVERITIES, severity, language)
+
+
+def catalog() -> dict[str, tuple[str, str]]:
+    """Every row as a console catalog entry: ``"rule.button" -> (zh, en)``."""
+    return {
+        f"{prefix}.{value}": (label.zh, label.en)
+        for prefix, table in TABLES.items()
+        for value, label in table.items()
+    }
