@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind, EventName
 from anju.engine.days import DayEnd, start_days
-from anju.engine.learn import Profile
+from anju.engine.learn import LearnedRoutine
 from anju.engine.localtime import INF, UNSET, local
 from anju.engine.model import Finding, HouseholdSpec, Observation
 from anju.engine.pack import RulePack
@@ -93,7 +93,7 @@ class Engine:
             else:
                 home.tz = tz
                 if cfg.params.learning and home.profile is None:
-                    home.profile = Profile()
+                    home.profile = LearnedRoutine()
                 home.cfg, home.params = cfg, cfg.params
             devices: dict[str, Dev] = {}
             for d in spec.devices:

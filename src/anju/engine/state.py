@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind
-from anju.engine.learn import ENTRANCE, Profile, location_class
+from anju.engine.learn import ENTRANCE, LearnedRoutine, location_class
 from anju.engine.localtime import INF, UNSET
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class Home:
         self.cfg = cfg
         self.params: Params = cfg.params
         self.devices: dict[str, Dev] = {}
-        self.profile: Profile | None = Profile() if cfg.params.learning else None
+        self.profile: LearnedRoutine | None = LearnedRoutine() if cfg.params.learning else None
         #: Every rule's fields (one slotted object; each rule reads it through its own state class).
         self.states: Any = cfg.new_states()
         self.last_activity = UNSET
@@ -194,4 +194,4 @@ class Home:
             if dev is not None:
                 dev.load(dev_data)
         if data.get("profile") is not None and self.params.learning:
-            self.profile = Profile.from_json(data["profile"])
+            self.profile = LearnedRoutine.from_json(data["profile"])
