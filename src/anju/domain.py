@@ -29,12 +29,7 @@ class EventName(StrEnum):
     OFFLINE = "offline"
 
 
-#: Which events each kind of device may report (``tamper`` and liveness are allowed for all).
-EVENTS_BY_KIND: dict[DeviceKind, frozenset[EventName]] = {
-    DeviceKind.DOOR: frozenset({EventName.OPEN, EventName.CLOSE}),
-    DeviceKind.PIR: frozenset({EventName.MOTION}),
-    DeviceKind.BUTTON: frozenset({EventName.PRESS, EventName.LONG_PRESS}),
-}
+#: Events every kind may report besides its own (``anju.kinds`` says which events are each kind's).
 COMMON_EVENTS = frozenset({EventName.TAMPER})
 
 

@@ -27,14 +27,16 @@ from anju.engine.pack import RulePack
 from anju.engine.params import compile_pack
 from anju.engine.rules import DAY_END_AT, RULES, Config, Rule
 from anju.engine.state import Dev, Home
+from anju.kinds import ENDS_AWAY, SIGNS_OF_LIFE
 
 #: Silences shorter than this are ordinary life and are not learned from.
 MIN_SILENCE_S = 300.0
 #: The snapshot form written by ``snapshot`` (3: one flat table of every field, still restored).
 SNAPSHOT_VERSION = 4
-_MOTION = EventName.MOTION
-#: Events that are no sign of life: liveness, availability, tampering.
-_QUIET = frozenset({EventName.HEARTBEAT, EventName.ONLINE, EventName.OFFLINE, EventName.TAMPER})
+#: Signs of life that end "away" (motion indoors, ...), as a tuple: ``in`` tries identity first.
+_ENDS_AWAY = tuple(sorted(ENDS_AWAY))
+#: Events that are no sign of life of any kind: liveness, availability, tampering.
+_QUIET = frozenset(EventName) - SIGNS_OF_LIFE
 
 
 class Engine:
@@ -182,11 +184,12 @@ class Engine:
         if dev.heartbeat_s is not None:
             for heard in cfg.hearers:
                 heard(home, dev, device_id, event, t)
-        # Motion first, by identity, not a dict lookup: an Enum's hash is a Python-level call.
-        if event is _MOTION:
+        # Motion (and what else ends "away") first, by identity, not a dict lookup: an Enum's hash
+        # is a Python-level call.
+        if event in _ENDS_AWAY:
             if t >= home.last_activity:  # else late: older than what is known; it changes no state
                 if home.away > 0 or home.leave_at > 0:
-                    # Motion indoors means home again.
+                    # Motion indoors (or lying down in bed) means home again.
                     for came_home in cfg.homecomers:
                         came_home(home, t)
                 self._activity(home, t, dev.loc)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind
-from anju.engine.learn import ENTRANCE, LearnedRoutine, location_class
+from anju.engine.learn import LOCATIONS, LearnedRoutine, location_class
 from anju.engine.localtime import INF, UNSET
+from anju.kinds import SENSOR_KINDS
 
 if TYPE_CHECKING:
     from anju.engine.params import Params
@@ -56,8 +57,10 @@ class Dev:
         self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int | None, location: str = ""
     ) -> None:
         self.kind = kind
-        #: Location class of the device (``learn.LOCATIONS``): a door is the entrance.
-        self.loc = ENTRANCE if kind is DeviceKind.DOOR else location_class(location)
+        #: Location class of the device (``learn.LOCATIONS``): its kind's (a door is the entrance),
+        #: else read from its location words.
+        fixed = SENSOR_KINDS[kind].location_class if kind in SENSOR_KINDS else None
+        self.loc = LOCATIONS.index(fixed) if fixed else location_class(location)
         self.heartbeat_s = heartbeat_s
         #: The device profile's battery floor (None: a device heard but never configured).
         self.battery_low = battery_low

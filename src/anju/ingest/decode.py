@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName, Protocol
+from anju.domain import COMMON_EVENTS, DeviceKind, EventName, Protocol
 from anju.engine.model import Observation
 from anju.errors import DecodeError
 from anju.ingest.profiles import PLACEHOLDER, Profile
+from anju.kinds import EVENTS_BY_KIND
 from anju.store.safe import storable
 
 MAX_PAYLOAD: Final = 4096

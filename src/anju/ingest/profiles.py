@@ -15,8 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName, Protocol
+from anju.domain import COMMON_EVENTS, DeviceKind, EventName, Protocol
 from anju.errors import ProfileError
+from anju.kinds import EVENTS_BY_KIND
 
 #: Topic channels each protocol needs, and the placeholder that carries the device's identity.
 CHANNELS: Mapping[Protocol, frozenset[str]] = MappingProxyType(

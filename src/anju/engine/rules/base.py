@@ -20,6 +20,7 @@ from anju.engine.fields import Schema
 from anju.engine.localtime import INF
 from anju.engine.model import Finding
 from anju.engine.state import dump_fields, load_fields
+from anju.kinds import ENDS_AWAY
 
 if TYPE_CHECKING:
     from anju.engine.pack import RulePack
@@ -196,7 +197,7 @@ class Config:
     def build(cls, params: Params, rules: tuple[Rule, ...], quiet: frozenset[EventName]) -> Config:
         """``quiet``: the events that are no sign of life (liveness, availability, tamper)."""
         for r in rules:
-            if EventName.MOTION in r.events:
+            if r.events & ENDS_AWAY:
                 raise ValueError(f"{r.name}: motion reaches rules through came_home, not events")
         routes = {
             event: Route(
