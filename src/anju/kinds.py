@@ -11,9 +11,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import MappingProxyType
 
-from anju.domain import COMMON_EVENTS, DeviceKind, EventName
+
+class DeviceKind(StrEnum):
+    """The kinds of device (each has one description in ``SENSOR_KINDS``)."""
+
+    DOOR = "door"
+    PIR = "pir"
+    BUTTON = "button"
+
+
+class EventName(StrEnum):
+    """What a device may say: each kind's own events, then those every kind may send."""
+
+    OPEN = "open"
+    CLOSE = "close"
+    MOTION = "motion"
+    PRESS = "press"
+    LONG_PRESS = "long_press"
+    TAMPER = "tamper"
+    HEARTBEAT = "heartbeat"
+    #: Availability reported by a gateway (Zigbee2MQTT) rather than by the device itself.
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+#: Events every kind may report besides its own.
+COMMON_EVENTS = frozenset({EventName.TAMPER})
+
 
 #: The simulator's Zigbee2MQTT state payload for an event (None: the event has no state payload of
 #: this kind): ``(event, battery, linkquality, voltage) -> fields``.
