@@ -21,6 +21,7 @@ class DeviceKind(StrEnum):
     DOOR = "door"
     PIR = "pir"
     BUTTON = "button"
+    BED = "bed"
 
 
 class EventName(StrEnum):
@@ -31,6 +32,8 @@ class EventName(StrEnum):
     MOTION = "motion"
     PRESS = "press"
     LONG_PRESS = "long_press"
+    OCCUPIED = "occupied"
+    VACANT = "vacant"
     TAMPER = "tamper"
     HEARTBEAT = "heartbeat"
     #: Availability reported by a gateway (Zigbee2MQTT) rather than by the device itself.
@@ -112,6 +115,14 @@ _ALL = (
         events=frozenset({EventName.PRESS, EventName.LONG_PRESS}),
         signs_of_life=frozenset({EventName.PRESS, EventName.LONG_PRESS}),
         zigbee=_button,
+    ),
+    SensorKind(
+        kind=DeviceKind.BED,
+        events=frozenset({EventName.OCCUPIED, EventName.VACANT}),
+        signs_of_life=frozenset({EventName.OCCUPIED, EventName.VACANT}),
+        # Lying down in one's own bed means home again (getting up follows an "occupied" anyway).
+        ends_away=frozenset({EventName.OCCUPIED}),
+        location_class="bedroom",
     ),
 )
 
