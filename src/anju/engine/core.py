@@ -33,8 +33,8 @@ from anju.kinds import ENDS_AWAY, SIGNS_OF_LIFE
 MIN_SILENCE_S = 300.0
 #: The snapshot form written by ``snapshot`` (3: one flat table of every field, still restored).
 SNAPSHOT_VERSION = 4
-#: Signs of life that end "away" (motion indoors, ...), as a tuple: ``in`` tries identity first.
-_ENDS_AWAY = tuple(sorted(ENDS_AWAY))
+#: Motion ends "away" (the kind table says so); the hot path tests it by identity, before any lookup.
+_MOTION = EventName.MOTION if EventName.MOTION in ENDS_AWAY else None
 #: Events that are no sign of life of any kind: liveness, availability, tampering.
 _QUIET = frozenset(EventName) - SIGNS_OF_LIFE
 
@@ -184,9 +184,9 @@ class Engine:
         if dev.heartbeat_s is not None:
             for heard in cfg.hearers:
                 heard(home, dev, device_id, event, t)
-        # Motion (and what else ends "away") first, by identity, not a dict lookup: an Enum's hash
-        # is a Python-level call.
-        if event in _ENDS_AWAY:
+        # Motion first, by identity, not a dict lookup: an Enum's hash is a Python-level call.
+        route = None if event is _MOTION else cfg.routes[event]
+        if route is None or route.ends_away:
             if t >= home.last_activity:  # else late: older than what is known; it changes no state
                 if home.away > 0 or home.leave_at > 0:
                     # Motion indoors (or lying down in bed) means home again.
@@ -194,7 +194,6 @@ class Engine:
                         came_home(home, t)
                 self._activity(home, t, dev.loc)
             return out
-        route = cfg.routes[event]
         for judge in route.instant:
             judge(home, dev, device_id, kind, event, t, out)
         if not route.life or t < home.last_activity:

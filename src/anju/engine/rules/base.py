@@ -164,6 +164,8 @@ class Route:
     instant: tuple[Feed, ...]
     life: bool
     state: tuple[Feed, ...]
+    #: A sign of life that ends "away" (the kind table's ``ends_away``): handled as motion is.
+    ends_away: bool = False
 
 
 def _defines(rule: Rule, hook: str) -> bool:
@@ -204,6 +206,7 @@ class Config:
                 instant=tuple(r.feed for r in rules if event in r.instant),
                 life=event not in quiet,
                 state=tuple(r.feed for r in rules if event in r.events),
+                ends_away=event in ENDS_AWAY,
             )
             for event in EventName
         }
