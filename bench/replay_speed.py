@@ -27,7 +27,7 @@ from pathlib import Path
 
 from anju.domain import DeviceKind, EventName
 from anju.engine.core import Engine
-from anju.engine.learn import Profile
+from anju.engine.learn import LearnedRoutine
 from anju.engine.model import DeviceSpec, HouseholdSpec, Observation
 from anju.engine.pack import default_pack_path, load_pack
 from anju.replay import read_events, read_rows, replay_rows
@@ -146,7 +146,7 @@ def memory(homes: int) -> None:
     now = base + timedelta(days=15, hours=10)
     for i in range(homes):
         home = engine._homes[f"h{i}"]
-        home.profile = Profile.from_json(learned)
+        home.profile = LearnedRoutine.from_json(learned)
         engine.observe(
             Observation(
                 household_id=f"h{i}",

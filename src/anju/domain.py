@@ -4,38 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class DeviceKind(StrEnum):
-    DOOR = "door"
-    PIR = "pir"
-    BUTTON = "button"
+# What a device kind is and says lives in one table (``anju.kinds``); its names stay importable here.
+from anju.kinds import COMMON_EVENTS as COMMON_EVENTS
+from anju.kinds import DeviceKind as DeviceKind
+from anju.kinds import EventName as EventName
 
 
 class Protocol(StrEnum):
     ANJU_V1 = "anju-v1"
     ZIGBEE2MQTT = "zigbee2mqtt"
-
-
-class EventName(StrEnum):
-    OPEN = "open"
-    CLOSE = "close"
-    MOTION = "motion"
-    PRESS = "press"
-    LONG_PRESS = "long_press"
-    TAMPER = "tamper"
-    HEARTBEAT = "heartbeat"
-    #: Availability reported by a gateway (Zigbee2MQTT) rather than by the device itself.
-    ONLINE = "online"
-    OFFLINE = "offline"
-
-
-#: Which events each kind of device may report (``tamper`` and liveness are allowed for all).
-EVENTS_BY_KIND: dict[DeviceKind, frozenset[EventName]] = {
-    DeviceKind.DOOR: frozenset({EventName.OPEN, EventName.CLOSE}),
-    DeviceKind.PIR: frozenset({EventName.MOTION}),
-    DeviceKind.BUTTON: frozenset({EventName.PRESS, EventName.LONG_PRESS}),
-}
-COMMON_EVENTS = frozenset({EventName.TAMPER})
 
 
 class Severity(StrEnum):

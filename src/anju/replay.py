@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from anju.clock import isoformat, parse_ts
-from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName
+from anju.domain import COMMON_EVENTS, DeviceKind, EventName
 from anju.engine.core import Engine
 from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
 from anju.engine.pack import default_pack_path, load_pack
 from anju.errors import AnjuError
+from anju.kinds import EVENTS_BY_KIND
 
 HEADER = ("ts", "household_id", "device_id", "type", "event", "battery")
 _KINDS = {k.value: k for k in DeviceKind}

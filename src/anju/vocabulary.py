@@ -45,6 +45,7 @@ DEVICE_KINDS: Mapping[str, Label] = {
     DeviceKind.DOOR: Label("门磁", "door sensor"),
     DeviceKind.PIR: Label("人体红外", "motion sensor"),
     DeviceKind.BUTTON: Label("报警按钮", "alarm button"),
+    DeviceKind.BED: Label("离床感应垫", "bed occupancy mat"),
 }
 
 EVENTS: Mapping[str, Label] = {
@@ -53,6 +54,8 @@ EVENTS: Mapping[str, Label] = {
     EventName.MOTION: Label("有人活动", "movement"),
     EventName.PRESS: Label("按下", "pressed"),
     EventName.LONG_PRESS: Label("长按", "long press"),
+    EventName.OCCUPIED: Label("上床", "in bed"),
+    EventName.VACANT: Label("离床", "out of bed"),
     EventName.TAMPER: Label("防拆报警", "tamper"),
     EventName.HEARTBEAT: Label("心跳", "heartbeat"),
     EventName.ONLINE: Label("上线", "online"),

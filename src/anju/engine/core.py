@@ -20,21 +20,23 @@ from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind, EventName
 from anju.engine.days import DayEnd, start_days
-from anju.engine.learn import Profile
+from anju.engine.learn import LearnedRoutine
 from anju.engine.localtime import INF, UNSET, local
 from anju.engine.model import Finding, HouseholdSpec, Observation
 from anju.engine.pack import RulePack
 from anju.engine.params import compile_pack
 from anju.engine.rules import DAY_END_AT, RULES, Config, Rule
 from anju.engine.state import Dev, Home
+from anju.kinds import ENDS_AWAY, SIGNS_OF_LIFE
 
 #: Silences shorter than this are ordinary life and are not learned from.
 MIN_SILENCE_S = 300.0
 #: The snapshot form written by ``snapshot`` (3: one flat table of every field, still restored).
 SNAPSHOT_VERSION = 4
-_MOTION = EventName.MOTION
-#: Events that are no sign of life: liveness, availability, tampering.
-_QUIET = frozenset({EventName.HEARTBEAT, EventName.ONLINE, EventName.OFFLINE, EventName.TAMPER})
+#: Motion ends "away" (the kind table says so); the hot path tests it by identity, before any lookup.
+_MOTION = EventName.MOTION if EventName.MOTION in ENDS_AWAY else None
+#: Events that are no sign of life of any kind: liveness, availability, tampering.
+_QUIET = frozenset(EventName) - SIGNS_OF_LIFE
 
 
 class Engine:
@@ -93,7 +95,7 @@ class Engine:
             else:
                 home.tz = tz
                 if cfg.params.learning and home.profile is None:
-                    home.profile = Profile()
+                    home.profile = LearnedRoutine()
                 home.cfg, home.params = cfg, cfg.params
             devices: dict[str, Dev] = {}
             for d in spec.devices:
@@ -183,15 +185,15 @@ class Engine:
             for heard in cfg.hearers:
                 heard(home, dev, device_id, event, t)
         # Motion first, by identity, not a dict lookup: an Enum's hash is a Python-level call.
-        if event is _MOTION:
+        route = None if event is _MOTION else cfg.routes[event]
+        if route is None or route.ends_away:
             if t >= home.last_activity:  # else late: older than what is known; it changes no state
                 if home.away > 0 or home.leave_at > 0:
-                    # Motion indoors means home again.
+                    # Motion indoors (or lying down in bed) means home again.
                     for came_home in cfg.homecomers:
                         came_home(home, t)
                 self._activity(home, t, dev.loc)
             return out
-        route = cfg.routes[event]
         for judge in route.instant:
             judge(home, dev, device_id, kind, event, t, out)
         if not route.life or t < home.last_activity:

@@ -65,7 +65,7 @@ def location_class(location: str) -> int:
     return OTHER
 
 
-class Profile:
+class LearnedRoutine:
     """What a home's routine looks like, learned from its own history (history only, never ahead)."""
 
     __slots__ = (
@@ -218,7 +218,7 @@ class Profile:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Profile:
+    def from_json(cls, data: dict[str, Any]) -> LearnedRoutine:
         p = cls()
         p.silence = np.asarray(data["silence"], dtype=np.uint8).reshape(WEEKS, len(LOCATIONS), 24)
         p.today = bytearray(min(max(int(x), 0), 255) for x in data["today"])

@@ -20,6 +20,8 @@ class Observation:
     at: datetime
     battery: int | None = None
     rssi: int | None = None
+    #: The device's reading (a bed mat's pressure, a sensor's lux), where its profile maps one.
+    value: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from anju.domain import DeviceKind
-from anju.engine.learn import ENTRANCE, Profile, location_class
+from anju.engine.learn import LOCATIONS, LearnedRoutine, location_class
 from anju.engine.localtime import INF, UNSET
+from anju.kinds import SENSOR_KINDS
 
 if TYPE_CHECKING:
     from anju.engine.params import Params
@@ -56,8 +57,10 @@ class Dev:
         self, kind: DeviceKind, heartbeat_s: int | None, battery_low: int | None, location: str = ""
     ) -> None:
         self.kind = kind
-        #: Location class of the device (``learn.LOCATIONS``): a door is the entrance.
-        self.loc = ENTRANCE if kind is DeviceKind.DOOR else location_class(location)
+        #: Location class of the device (``learn.LOCATIONS``): its kind's (a door is the entrance),
+        #: else read from its location words.
+        fixed = SENSOR_KINDS[kind].location_class if kind in SENSOR_KINDS else None
+        self.loc = LOCATIONS.index(fixed) if fixed else location_class(location)
         self.heartbeat_s = heartbeat_s
         #: The device profile's battery floor (None: a device heard but never configured).
         self.battery_low = battery_low
@@ -128,7 +131,7 @@ class Home:
         self.cfg = cfg
         self.params: Params = cfg.params
         self.devices: dict[str, Dev] = {}
-        self.profile: Profile | None = Profile() if cfg.params.learning else None
+        self.profile: LearnedRoutine | None = LearnedRoutine() if cfg.params.learning else None
         #: Every rule's fields (one slotted object; each rule reads it through its own state class).
         self.states: Any = cfg.new_states()
         self.last_activity = UNSET
@@ -194,4 +197,4 @@ class Home:
             if dev is not None:
                 dev.load(dev_data)
         if data.get("profile") is not None and self.params.learning:
-            self.profile = Profile.from_json(data["profile"])
+            self.profile = LearnedRoutine.from_json(data["profile"])

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName, Protocol
+from anju.domain import COMMON_EVENTS, DeviceKind, EventName, Protocol
 from anju.engine.model import Observation
 from anju.errors import DecodeError
 from anju.ingest.profiles import PLACEHOLDER, Profile
+from anju.kinds import EVENTS_BY_KIND
 from anju.store.safe import storable
 
 MAX_PAYLOAD: Final = 4096
@@ -74,6 +75,8 @@ class StoredEvent:
     battery: int | None = None
     rssi: int | None = None
     firmware: str | None = None
+    #: The device's reading, where its profile maps one (not stored; the engine is given it).
+    value: float | None = None
     #: What the message says about the device's liveness: True for any message, False for offline.
     online: bool = True
 
@@ -91,6 +94,7 @@ class StoredEvent:
             at=self.event_time,
             battery=self.battery,
             rssi=self.rssi,
+            value=self.value,
         )
 
 
@@ -311,6 +315,7 @@ class Decoder:
             skewed=skewed,
             battery=_z2m_number(obj, profile.fields.get("battery"), 0, 100),
             rssi=_z2m_number(obj, profile.fields.get("rssi"), *RSSI_RANGE),
+            value=_z2m_reading(obj, profile.fields.get("value")),
         )
 
 
@@ -581,6 +586,16 @@ def _z2m_number(obj: Mapping[str, Any], name: str | None, low: int, high: int) -
     return number
 
 
+def _z2m_reading(obj: Mapping[str, Any], name: str | None) -> float | None:
+    """The profile's ``value`` field as a finite number (absent: None)."""
+    if name is None or obj.get(name) is None:
+        return None
+    value = obj[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DecodeError(f"field '{name}': expected a number, got {_shown(value)}")
+    return float(value)
+
+
 def _z2m_last_seen(value: object) -> datetime | None:
     """Zigbee2MQTT's optional ``last_seen`` (ISO 8601 or epoch ms); absent or unreadable -> None."""
     if value is None:
@@ -601,6 +616,7 @@ def _z2m_event(
     online: bool = True,
     battery: int | None = None,
     rssi: int | None = None,
+    value: float | None = None,
 ) -> StoredEvent:
     return StoredEvent(
         device_id=device.device_id,
@@ -614,5 +630,6 @@ def _z2m_event(
         clock_skewed=skewed,
         battery=battery,
         rssi=rssi,
+        value=value,
         online=online,
     )

@@ -15,8 +15,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from anju.domain import COMMON_EVENTS, EVENTS_BY_KIND, DeviceKind, EventName, Protocol
+from anju.domain import COMMON_EVENTS, DeviceKind, EventName, Protocol
 from anju.errors import ProfileError
+from anju.kinds import EVENTS_BY_KIND
 
 #: Topic channels each protocol needs, and the placeholder that carries the device's identity.
 CHANNELS: Mapping[Protocol, frozenset[str]] = MappingProxyType(
@@ -28,8 +29,9 @@ CHANNELS: Mapping[Protocol, frozenset[str]] = MappingProxyType(
 PLACEHOLDER: Mapping[Protocol, str] = MappingProxyType(
     {Protocol.ANJU_V1: "{device_id}", Protocol.ZIGBEE2MQTT: "{friendly_name}"}
 )
-#: Payload fields a Zigbee2MQTT profile may map onto the device's battery and signal columns.
-SIGNAL_FIELDS = frozenset({"battery", "rssi"})
+#: Payload fields a Zigbee2MQTT profile may map onto the device's battery and signal columns, and
+#: onto the observation's reading (``value``).
+SIGNAL_FIELDS = frozenset({"battery", "rssi", "value"})
 
 _E = TypeVar("_E", DeviceKind, Protocol, EventName)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
@@ -57,7 +59,7 @@ class Profile:
     topics: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     #: Zigbee2MQTT: payload field -> (JSON value as text -> event), in file order.
     events: Mapping[str, Mapping[str, EventName]] = field(default_factory=lambda: MappingProxyType({}))
-    #: Zigbee2MQTT: Anju column (``battery``, ``rssi``) -> payload field.
+    #: Zigbee2MQTT: Anju column (``battery``, ``rssi``) or the reading (``value``) -> payload field.
     fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     source: Path | None = None
 
@@ -186,10 +188,10 @@ def _events(raw: object, kind: DeviceKind) -> Mapping[str, Mapping[str, EventNam
 
 def _fields(raw: object) -> Mapping[str, str]:
     if not isinstance(raw, dict):
-        raise ProfileError("[fields] must be a table of battery/rssi = payload field")
+        raise ProfileError("[fields] must be a table of battery/rssi/value = payload field")
     extra = sorted(set(raw) - SIGNAL_FIELDS)
     if extra:
-        raise ProfileError(f"fields: unknown key(s) {', '.join(extra)} (expected battery, rssi)")
+        raise ProfileError(f"fields: unknown key(s) {', '.join(extra)} (expected battery, rssi, value)")
     for key, value in raw.items():
         if not isinstance(value, str) or not value:
             raise ProfileError(f"fields.{key}: expected the name of a payload field, got {value!r}")

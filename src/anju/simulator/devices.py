@@ -13,9 +13,10 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from anju.kinds import SENSOR_KINDS_BY_NAME
 from anju.simulator.catalog import Faults
 from anju.simulator.fleet import KIT, ZIGBEE, SimDevice, SimHousehold
-from anju.simulator.routine import DEAD, MOTION, OPEN, PRESS, TAMPER, Event
+from anju.simulator.routine import DEAD, MOTION, TAMPER, Event
 
 HEARTBEAT = "heartbeat"
 ONLINE = "online"
@@ -135,29 +136,11 @@ class Message:
                 return {"state": self.event}
             lq = max(0, min(255, 255 + 2 * self.rssi))
             voltage = 2800 + 4 * self.battery
-            if d.type == "door":
-                if self.event in (OPEN, "close"):
-                    return {
-                        "battery": self.battery,
-                        "contact": self.event != OPEN,
-                        "linkquality": lq,
-                        "voltage": voltage,
-                    }
-            elif d.type == "pir":
-                if self.event in (MOTION, CLEAR):
-                    return {
-                        "battery": self.battery,
-                        "illuminance_lux": 20,
-                        "linkquality": lq,
-                        "occupancy": self.event == MOTION,
-                        "voltage": voltage,
-                    }
-            elif self.event in (PRESS, "long_press"):
-                return {
-                    "action": "single" if self.event == PRESS else "hold",
-                    "battery": self.battery,
-                    "linkquality": lq,
-                }
+            # The kind's own state payload (contact, occupancy, action), from the kind table.
+            encode = SENSOR_KINDS_BY_NAME[d.type].zigbee
+            fields = encode(self.event, self.battery, lq, voltage) if encode is not None else None
+            if fields is not None:
+                return fields
             if self.event == TAMPER:
                 return {"battery": self.battery, "linkquality": lq, "tamper": True, "voltage": voltage}
             return {"battery": self.battery, "linkquality": lq, "voltage": voltage}

@@ -20,6 +20,7 @@ from anju.engine.fields import Schema
 from anju.engine.localtime import INF
 from anju.engine.model import Finding
 from anju.engine.state import dump_fields, load_fields
+from anju.kinds import ENDS_AWAY
 
 if TYPE_CHECKING:
     from anju.engine.pack import RulePack
@@ -163,6 +164,8 @@ class Route:
     instant: tuple[Feed, ...]
     life: bool
     state: tuple[Feed, ...]
+    #: A sign of life that ends "away" (the kind table's ``ends_away``): handled as motion is.
+    ends_away: bool = False
 
 
 def _defines(rule: Rule, hook: str) -> bool:
@@ -196,13 +199,14 @@ class Config:
     def build(cls, params: Params, rules: tuple[Rule, ...], quiet: frozenset[EventName]) -> Config:
         """``quiet``: the events that are no sign of life (liveness, availability, tamper)."""
         for r in rules:
-            if EventName.MOTION in r.events:
+            if r.events & ENDS_AWAY:
                 raise ValueError(f"{r.name}: motion reaches rules through came_home, not events")
         routes = {
             event: Route(
                 instant=tuple(r.feed for r in rules if event in r.instant),
                 life=event not in quiet,
                 state=tuple(r.feed for r in rules if event in r.events),
+                ends_away=event in ENDS_AWAY,
             )
             for event in EventName
         }
