@@ -64,7 +64,7 @@ from anju.dispatch.service import transition  # noqa: E402
 from anju.domain import DeviceKind, IncidentState, Protocol  # noqa: E402
 from anju.notify import DeliveryPolicy, outbox_loop  # noqa: E402
 from anju.notify.provider import Outgoing  # noqa: E402
-from anju.notify.twilio import TwilioProvider  # noqa: E402
+from anju.notify.providers.twilio import TwilioProvider  # noqa: E402
 from anju.runtime import MqttTarget, Service  # noqa: E402
 from anju.store.db import transaction  # noqa: E402
 from anju.store.migrate import upgrade  # noqa: E402

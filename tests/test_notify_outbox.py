@@ -114,7 +114,7 @@ async def test_a_timeout_after_twilio_created_the_sms_does_not_send_it_twice(
 ) -> None:
     settings = make_settings(db_url, **twilio_settings(fake.url))
     async with harness(settings, policy=FAST) as env:
-        provider = env.ctx.__dict__["_anju_notifier"].phone
+        provider = env.ctx.notifier.phone
         provider._timeout_s = 0.5
         hid, contacts = await seed_household(env.ctx)
         incident_id = await press_button(env.ctx, hid)

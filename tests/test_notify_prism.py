@@ -149,7 +149,7 @@ async def test_prism_refuses_what_twilio_would_refuse(env: Harness, prism: Prism
     hid, _ = await seed_household(env.ctx, contacts=0)
     incident_id = await press_button(env.ctx, hid)
     await deliver_due(env.ctx, env.ctx.clock.now())
-    notifier = env.ctx.__dict__["_anju_notifier"]
+    notifier = env.ctx.notifier
     notifier.phone.public_url = "not a url"  # the callback URLs lose their "uri" format
     rid = await page(env.ctx, incident_id, Channel.VOICE, to="+8613900009999")
     await deliver_due(env.ctx, env.ctx.clock.now())

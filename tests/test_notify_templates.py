@@ -16,9 +16,9 @@ from tests.twilio_fake import free_port
 from anju.clock import SimClock
 from anju.domain import Channel, Rule, Severity
 from anju.errors import DeliveryFailed
-from anju.notify.dingtalk import DingTalkProvider
 from anju.notify.phone import mask_phone, normalize_phone
 from anju.notify.provider import Outgoing
+from anju.notify.providers.dingtalk import DingTalkProvider
 from anju.notify.replies import Decision, parse_reply
 from anju.notify.templates import AlertFacts, Lang, language_of, sms_text, voice_text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,10 @@ from anju.clock import Clock, RealClock
 from anju.config import Settings
 from anju.metrics import Metrics
 from anju.store.db import SessionFactory, create_engine, session_factory
+
+if TYPE_CHECKING:
+    from anju.notify.policy import DeliveryPolicy
+    from anju.notify.provider import Notifier
 
 #: A readiness probe: returns True while its part (e.g. the MQTT connection) is working.
 ReadinessCheck = Callable[[], bool]
@@ -27,6 +32,10 @@ class Context:
     bus: EventBus = field(default_factory=EventBus)
     #: Probes ``/readyz`` consults besides the database; the runtime registers e.g. ``"mqtt"``.
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    #: The providers the outbox sends through; built from the settings on first use if unset.
+    notifier: Notifier | None = None
+    #: Retries and report deadlines; None: ``anju.notify.DEFAULT_POLICY``.
+    delivery_policy: DeliveryPolicy | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, clock: Clock | None = None) -> Context:

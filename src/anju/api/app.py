@@ -27,12 +27,12 @@ from anju.api.routes import (
     reports,
     stream,
     users,
-    webhooks,
 )
 from anju.console.views import STATIC_DIR
 from anju.console.views import router as console_router
 from anju.context import Context
 from anju.errors import Conflict, NotFound
+from anju.notify.providers import webhook_routers
 from anju.store.safe import storable_json
 
 API_PREFIX = "/api/v1"
@@ -77,7 +77,8 @@ def create_app(ctx: Context) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (users, policies):
         app.include_router(module.router, prefix=API_PREFIX)
-    app.include_router(webhooks.router)
+    for router in webhook_routers():
+        app.include_router(router)
     app.include_router(health.router)
     app.include_router(console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

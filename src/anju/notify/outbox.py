@@ -3,7 +3,7 @@
 A row is claimed (``pending`` → ``sending``, ``attempts`` + 1) and that claim is committed before
 the provider is called; the provider's id is stored after. A worker that dies in between leaves
 the row in ``sending``; the next worker looks for the provider's copy before sending again (see
-``TwilioProvider.find_sent`` and docs/notifications.md), and a status callback that names the row
+a provider's ``find_sent`` and docs/notifications.md), and a status callback that names the row
 binds it even earlier.
 """
 
@@ -24,11 +24,12 @@ from anju.context import Context
 from anju.dispatch import audit
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
-from anju.notify.content import render
-from anju.notify.dingtalk import DingTalkProvider
+from anju.notify.content import alert_facts, is_visit_request, render
 from anju.notify.phone import normalize_phone
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
-from anju.notify.provider import ChatProvider, LogProvider, Notifier, Outgoing, PhoneProvider, Sent
+from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, Sent
+from anju.notify.providers import PROVIDERS, BuildArgs, Capability
+from anju.notify.templates import AlertFacts
 from anju.notify.tracking import (
     AWAITING_REPORT,
     SYSTEM,
@@ -38,60 +39,52 @@ from anju.notify.tracking import (
     fall_back,
     lock_notification,
 )
-from anju.notify.twilio import TwilioProvider
 from anju.store.db import is_transient_error, transaction
-from anju.store.models import Notification
+from anju.store.models import Incident, Notification
 from anju.store.safe import storable
 
 log = logging.getLogger("anju.notify")
 _S = NotificationStatus
 NO_PROVIDER = "no provider configured"
-_NOTIFIER_ATTR = "_anju_notifier"
-_POLICY_ATTR = "_anju_delivery_policy"
 
 
 def build_provider(settings: Settings, *, clock: Clock | None = None, dev_log: bool = False) -> Notifier:
-    """Providers from the settings; with none, rows are recorded ``not_sent`` (or logged if ``dev_log``)."""
+    """Providers from the settings, the first configured one of ``PROVIDERS`` per channel; with
+    none, rows are recorded ``not_sent`` (or logged if ``dev_log``)."""
+    args = BuildArgs(clock=clock or RealClock(), ring_timeout_s=DEFAULT_POLICY.ring_timeout_s)
     phone: PhoneProvider | None = None
     chat: ChatProvider | None = None
-    if settings.twilio_configured:
-        assert settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from
-        phone = TwilioProvider(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
-            from_number=settings.twilio_from,
-            public_url=settings.public_url or "",
-            api_base=settings.twilio_api_base,
-            ring_timeout_s=DEFAULT_POLICY.ring_timeout_s,
-        )
-    if settings.dingtalk_webhook:
-        secret = settings.dingtalk_secret.get_secret_value() if settings.dingtalk_secret else None
-        chat = DingTalkProvider(webhook=settings.dingtalk_webhook, secret=secret, clock=clock or RealClock())
-    if dev_log:
-        logger = LogProvider()
-        phone = phone or logger
-        chat = chat or logger
+    for spec in PROVIDERS:
+        wants_phone = phone is None and spec.serves(Capability.SMS) and spec.serves(Capability.VOICE)
+        wants_chat = chat is None and spec.serves(Capability.DINGTALK)
+        if not (wants_phone or wants_chat) or (spec.dev_only and not dev_log):
+            continue
+        provider_settings = spec.settings.from_settings(settings)
+        if not provider_settings.configured():
+            continue
+        provider = spec.build(provider_settings, args)
+        if wants_phone and isinstance(provider, PhoneProvider):
+            phone = provider
+        if wants_chat and isinstance(provider, ChatProvider):
+            chat = provider
     return Notifier(phone=phone, chat=chat)
 
 
 def use_notifier(ctx: Context, notifier: Notifier, policy: DeliveryPolicy | None = None) -> None:
     """Install the providers (and optionally a policy) ``deliver_due`` uses for this context."""
-    setattr(ctx, _NOTIFIER_ATTR, notifier)
+    ctx.notifier = notifier
     if policy is not None:
-        setattr(ctx, _POLICY_ATTR, policy)
+        ctx.delivery_policy = policy
 
 
 def notifier_for(ctx: Context) -> Notifier:
-    notifier: Notifier | None = getattr(ctx, _NOTIFIER_ATTR, None)
-    if notifier is None:
-        notifier = build_provider(ctx.settings, clock=ctx.clock)
-        setattr(ctx, _NOTIFIER_ATTR, notifier)
-    return notifier
+    if ctx.notifier is None:
+        ctx.notifier = build_provider(ctx.settings, clock=ctx.clock)
+    return ctx.notifier
 
 
 def policy_for(ctx: Context) -> DeliveryPolicy:
-    policy: DeliveryPolicy = getattr(ctx, _POLICY_ATTR, DEFAULT_POLICY)
-    return policy
+    return ctx.delivery_policy or DEFAULT_POLICY
 
 
 def wake(ctx: Context) -> None:
@@ -108,6 +101,24 @@ class Claimed:
     body: str
     language: str
     created_at: datetime
+    incident_id: int | None = None
+    household_id: str | None = None
+    recipient: str | None = None
+    facts: AlertFacts | None = None
+
+    def outgoing(self) -> Outgoing:
+        return Outgoing(
+            notification_id=self.id,
+            attempt=self.attempt,
+            channel=self.channel,
+            to=self.to,
+            body=self.body,
+            language=self.language,
+            incident_id=self.incident_id,
+            household_id=self.household_id,
+            recipient=self.recipient,
+            facts=self.facts,
+        )
 
 
 async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
@@ -127,7 +138,25 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             row.to_address = normalize_phone(row.to_address)
         # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
         row.body = await render(session, row, default_tz=ctx.settings.timezone)
-        return Claimed(row.id, row.attempts, channel, row.to_address, row.body, row.language, row.created_at)
+        incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
+        facts = None
+        if incident is not None:
+            visit = is_visit_request(incident, row)
+            tz = ctx.settings.timezone
+            facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
+        return Claimed(
+            row.id,
+            row.attempts,
+            channel,
+            row.to_address,
+            row.body,
+            row.language,
+            row.created_at,
+            incident_id=row.incident_id,
+            household_id=incident.household_id if incident is not None else None,
+            recipient=row.recipient_name,
+            facts=facts,
+        )
 
 
 async def _provider_ids_elsewhere(ctx: Context, claimed: Claimed) -> frozenset[str]:
@@ -163,14 +192,7 @@ async def _send(notifier: Notifier, message: Outgoing) -> Sent | None:
 
 async def deliver_one(ctx: Context, notifier: Notifier, claimed: Claimed, policy: DeliveryPolicy) -> None:
     """Send a claimed row and record what happened; never raises for a delivery problem."""
-    message = Outgoing(
-        notification_id=claimed.id,
-        attempt=claimed.attempt,
-        channel=claimed.channel,
-        to=claimed.to,
-        body=claimed.body,
-        language=claimed.language,
-    )
+    message = claimed.outgoing()
     try:
         sent: Sent | None = None
         if claimed.attempt > 1 and notifier.phone and claimed.channel in (Channel.SMS, Channel.VOICE):

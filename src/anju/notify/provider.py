@@ -6,19 +6,21 @@ at this edge so the outbox can decide between retrying and falling back.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from anju.domain import Channel, NotificationStatus
-
-log = logging.getLogger("anju.notify")
+from anju.notify.templates import AlertFacts
 
 
 @dataclass(frozen=True, kw_only=True)
 class Outgoing:
-    """One delivery attempt of one outbox row."""
+    """One delivery attempt of one outbox row: the rendered text and the facts it was rendered from.
+
+    A provider that sends its own approved templates (SMS in mainland China) fills them from
+    ``facts``, ``incident_id`` and ``recipient`` instead of sending ``body``.
+    """
 
     notification_id: int
     attempt: int
@@ -26,6 +28,11 @@ class Outgoing:
     to: str
     body: str
     language: str = "zh-CN"
+    incident_id: int | None = None
+    household_id: str | None = None
+    recipient: str | None = None
+    #: Household, address, rule, severity, time; None for a row without an incident.
+    facts: AlertFacts | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,46 +82,6 @@ class ChatProvider(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
-
-
-class LogProvider:
-    """Development stand-in: writes each message to the log and reports it sent, never delivered."""
-
-    name = "log"
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-
-    async def _record(self, message: Outgoing) -> Sent:
-        self.sent.append(message)
-        log.info(
-            "notification %s (%s to %s): %s",
-            message.notification_id,
-            message.channel,
-            message.to,
-            message.body,
-        )
-        return Sent(
-            provider=self.name,
-            provider_id=f"log-{message.notification_id}-{message.attempt}",
-            status=NotificationStatus.SENT,
-            tracked=False,
-        )
-
-    async def send_sms(self, message: Outgoing) -> Sent:
-        return await self._record(message)
-
-    async def make_call(self, message: Outgoing) -> Sent:
-        return await self._record(message)
-
-    async def post(self, message: Outgoing) -> Sent:
-        return await self._record(message)
-
-    async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
-        return None
-
-    async def aclose(self) -> None:
-        return None
 
 
 @dataclass

@@ -253,9 +253,10 @@ async def apply_report(
     provider_id: str | None,
     error: str | None,
     now: datetime,
+    provider: str,
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> Notification | None:
-    """Record a provider's report on one row; a failure starts the fallback."""
+    """Record ``provider``'s report on one row; a failure starts the fallback."""
     row = await lock_notification(session, notification_id, now)
     if row is None or row.channel != channel.value:
         log.warning("report for unknown %s notification %s ignored", channel, notification_id)
@@ -264,7 +265,7 @@ async def apply_report(
     if provider_id and (row.provider_id is None or was_unsent):
         # The report can beat the worker's own record of the send, or follow a restart.
         row.provider_id = provider_id
-        row.provider = row.provider or "twilio"
+        row.provider = row.provider or provider
     if RANK[row.status] >= RANK[status]:
         return row
     previous = row.status

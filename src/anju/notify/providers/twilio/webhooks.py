@@ -18,10 +18,13 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from anju.api.deps import BigIdPath, CtxDep
 from anju.api.responses import problems
+from anju.config import Settings
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus
 from anju.notify.content import alert_facts, is_visit_request
 from anju.notify.outbox import policy_for
 from anju.notify.phone import mask_phone
+from anju.notify.providers.twilio.client import TwilioProvider, map_status, signature_url
+from anju.notify.providers.twilio.settings import TwilioSettings
 from anju.notify.replies import (
     act,
     match_sender,
@@ -31,7 +34,6 @@ from anju.notify.replies import (
 )
 from anju.notify.templates import Lang, language_of, reply_text, voice_text
 from anju.notify.tracking import apply_report
-from anju.notify.twilio import map_status, signature_url
 from anju.store.db import transaction
 from anju.store.models import Incident, Notification
 
@@ -40,15 +42,29 @@ router = APIRouter(prefix="/twilio", tags=["twilio webhooks"], responses=problem
 TWIML = "application/xml"
 
 
+_SETTINGS: dict[int, tuple[Settings, TwilioSettings]] = {}
+
+
+def twilio_settings(settings: Settings) -> TwilioSettings:
+    """Twilio's slice of the service's settings, read once per settings object."""
+    cached = _SETTINGS.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        if len(_SETTINGS) > 16:  # tests build many settings; a service has one
+            _SETTINGS.clear()
+        cached = _SETTINGS[id(settings)] = (settings, TwilioSettings.from_settings(settings))
+    return cached[1]
+
+
 async def signed_form(request: Request, ctx: CtxDep) -> FormData:
     """The request's form, once its Twilio signature has been checked against the public URL."""
-    token = ctx.settings.twilio_auth_token
-    if token is None or not ctx.settings.public_url:
+    settings = twilio_settings(ctx.settings)
+    token = settings.auth_token
+    if token is None or not settings.public_url:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Twilio webhooks are not configured on this server")
     form = await request.form()
     signature = request.headers.get("X-Twilio-Signature", "")
     algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
-    url = signature_url(ctx.settings.public_url, request.url.path, request.url.query)
+    url = signature_url(settings.public_url, request.url.path, request.url.query)
     validator = RequestValidator(token.get_secret_value())
     if not signature or not validator.validate(url, form, signature, algorithm):
         log.warning("refused Twilio webhook %s: missing or invalid signature", request.url.path)
@@ -82,6 +98,7 @@ async def _report(request: Request, ctx: CtxDep, form: FormData, channel: Channe
         await apply_report(
             ctx,
             session,
+            provider=TwilioProvider.name,
             notification_id=row_id,
             channel=channel,
             status=mapped,
@@ -122,6 +139,7 @@ async def voice_script(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm
         await apply_report(
             ctx,
             session,
+            provider=TwilioProvider.name,
             notification_id=notification_id,
             channel=Channel.VOICE,
             status=NotificationStatus.ANSWERED,

@@ -20,8 +20,8 @@ from twilio.rest import Client
 from anju.domain import Channel, NotificationStatus
 from anju.errors import ConfigError, DeliveryFailed
 from anju.notify.provider import Outgoing, Sent
+from anju.notify.providers.twilio.settings import DEFAULT_API_BASE
 
-DEFAULT_API_BASE = "https://api.twilio.com"
 # No ``StatusCallbackEvent``: Twilio then reports only the call's end (completed, busy,
 # no-answer, failed, canceled), which is all the fallback needs; that the call was answered we
 # learn when Twilio fetches its script. (Asking for more events means repeating the field, which

@@ -1,0 +1,18 @@
+"""DingTalk's settings: ``ANJU_DINGTALK_WEBHOOK`` and, with 加签 enabled, ``ANJU_DINGTALK_SECRET``."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from anju.notify.providers.base import ProviderSettings
+
+
+class DingTalkSettings(ProviderSettings):
+    model_config = SettingsConfigDict(env_prefix="ANJU_DINGTALK_", extra="ignore")
+
+    webhook: str | None = None
+    secret: SecretStr | None = None
+
+    def configured(self) -> bool:
+        return bool(self.webhook)
