@@ -124,7 +124,7 @@ async def add_user(
 
 async def audit_verify(anchor: str | None = None) -> int:
     """``anju audit verify [--anchor ID:HASH]``: exit 1 at the first broken record."""
-    from anju.dispatch.audit import ChainHead, verify_chain
+    from anju.audit import ChainHead, verify_chain
 
     head: ChainHead | None = None
     if anchor:

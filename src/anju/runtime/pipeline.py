@@ -17,8 +17,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from anju import audit
 from anju.context import Context
-from anju.dispatch import audit
 from anju.dispatch.policy import current_policies
 from anju.dispatch.service import RaiseResult, json_safe_detail, raise_findings
 from anju.domain import DeviceKind
