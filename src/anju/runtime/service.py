@@ -116,7 +116,7 @@ class Service:
     def _build_http(self) -> None:
         import uvicorn
 
-        from anju.api.app import create_app
+        from anju.web.app import create_app
 
         config = uvicorn.Config(
             create_app(self.ctx),
