@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from anju.api.deps import issue_token
 from anju.clock import RealClock, SimClock
 from anju.context import Context
 from anju.dispatch import service
@@ -19,6 +18,7 @@ from anju.domain import RULE_SEVERITY, IncidentState, Outcome, Role, Rule
 from anju.engine.model import Finding
 from anju.store.db import transaction
 from anju.store.models import Contact, Household, Incident, User
+from anju.web.deps import issue_token
 
 #: The path each state is reached by, from ``open``.
 PATH = {

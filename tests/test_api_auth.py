@@ -10,11 +10,11 @@ import jwt
 import pytest
 from sqlalchemy import update
 
-from anju.api.deps import ALGORITHM
 from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import User
+from anju.web.deps import ALGORITHM
 from api_helpers import PASSWORD, add_user, bearer, client_for, detail, sqlite_context
 
 

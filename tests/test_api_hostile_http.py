@@ -21,14 +21,14 @@ from sqlalchemy import select
 from anju import cli
 from anju.accounts import create_user
 from anju.api.app import create_app
-from anju.api.deps import decode_token
-from anju.api.signin import ThrottledSummary
-from anju.api.throttle import ADDRESS_FAILURES, USER_FAILURES, LoginThrottle
 from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import AuditRecord, Contact, Household, RevokedToken
+from anju.web.deps import decode_token
+from anju.web.signin import ThrottledSummary
+from anju.web.throttle import ADDRESS_FAILURES, USER_FAILURES, LoginThrottle
 from api_helpers import PASSWORD, add_user, bearer, detail, household_body, sqlite_context
 from browser.harness import live_server
 

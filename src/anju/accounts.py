@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from zxcvbn import zxcvbn
 
+from anju import audit
 from anju.clock import Clock
-from anju.dispatch import audit
 from anju.domain import Role
 from anju.errors import Conflict, NotFound
 from anju.store.models import Contact, User

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.api.schemas import ContactIn, ResidentIn
-from anju.dispatch import audit
 from anju.store.households import ID_PATTERN, ContactData, ResidentData, create_household
 from anju.store.models import Household
 

@@ -11,13 +11,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from anju.api.deps import get_context
 from anju.clock import isoformat
 from anju.console.i18n import LANG_COOKIE, js_catalog, normalize, pick_language, translate, translate_or
-from anju.console.session import REPORT_ROLES, STAFF_ROLES, user_from_request
 from anju.context import Context
 from anju.domain import Role
 from anju.store.models import User
+from anju.web.deps import get_context
+from anju.web.session import REPORT_ROLES, STAFF_ROLES, user_from_request
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 

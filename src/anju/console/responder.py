@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 
-from anju.api.deps import CSRF_HEADER, get_context
 from anju.console import queries
 from anju.console.links import InvalidLink, ResponderGrant, read_responder_token
 from anju.console.page import Page
@@ -18,6 +17,7 @@ from anju.domain import IncidentState, Outcome
 from anju.errors import Conflict, InvalidTransition, NotFound
 from anju.store.db import transaction
 from anju.store.models import Contact, Incident
+from anju.web.deps import CSRF_HEADER, get_context
 
 router = APIRouter(include_in_schema=False)
 #: What a responder on site may do, by the incident's state.

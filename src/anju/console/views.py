@@ -13,15 +13,18 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy import select
 
-from anju.api.deps import TOKEN_COOKIE, decode_token, get_context, user_for_token
-from anju.api.signin import LoginOutcome, client_address, revoke, sign_in
 from anju.clock import isoformat
 from anju.console import charts, queries, report
 from anju.console.household_import import COLUMNS as IMPORT_COLUMNS
 from anju.console.i18n import LANG_COOKIE, normalize
 from anju.console.page import Page, signed_in_page
 from anju.console.responder import router as responder_router
-from anju.console.session import (
+from anju.dispatch import access, sla
+from anju.dispatch.service import ResponderKind
+from anju.domain import IncidentState, Outcome, Role
+from anju.store.models import Incident
+from anju.web.deps import TOKEN_COOKIE, decode_token, get_context, user_for_token
+from anju.web.session import (
     ACTING_ROLES,
     IMPORT_ROLES,
     REPORT_ROLES,
@@ -31,10 +34,7 @@ from anju.console.session import (
     same_origin,
     set_login_cookies,
 )
-from anju.dispatch import access, sla
-from anju.dispatch.service import ResponderKind
-from anju.domain import IncidentState, Outcome, Role
-from anju.store.models import Incident
+from anju.web.signin import LoginOutcome, client_address, revoke, sign_in
 
 STATIC_DIR = Path(__file__).parent / "static"
 INCIDENT_EVENT_HOURS = queries.INCIDENT_EVENT_HOURS

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.bus import EventBus
 from anju.context import Context
-from anju.dispatch import audit, messages
+from anju.dispatch import messages
 from anju.dispatch.policy import (
     Policies,
     Target,
@@ -33,7 +34,7 @@ from anju.dispatch.policy import (
 )
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus, Role, Severity
 from anju.store.db import after_commit, transaction
-from anju.store.models import Contact, Household, Incident, IncidentEvent, Notification, User
+from anju.store.models import Contact, Household, Incident, Notification, User
 
 log = logging.getLogger(__name__)
 
@@ -264,23 +265,15 @@ async def fire_step(
         "notifications": [n.id for n in sent],
         "unreachable": gaps,
     }
-    session.add(
-        IncidentEvent(
-            incident_id=incident_id,
-            at=now,
-            actor=ESCALATION_ACTOR,
-            kind="escalation",
-            note=step["name"],
-            data=data,
-        )
-    )
-    await audit.record(
+    await audit.log_incident_event(
         session,
+        incident_id,
         at=now,
         actor=ESCALATION_ACTOR,
+        kind="escalation",
+        note=step["name"],
+        data=data,
         action="incident.escalation_step",
-        entity="incident",
-        entity_id=incident_id,
         content=data,
     )
     return sent

@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from anju.dispatch import audit
+from anju import audit
 from anju.dispatch.policy import Policies, parse_policies
 from anju.errors import AnjuError, ProfileError
 

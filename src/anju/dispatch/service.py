@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.bus import EventBus
-from anju.dispatch import audit, escalation, messages
+from anju.dispatch import escalation, messages
 from anju.dispatch.policy import Policies, current_policies
 from anju.domain import ACTIVE_STATES, TRANSITIONS, Channel, IncidentState, Outcome, Role, Severity
 from anju.engine.model import Finding
@@ -101,15 +102,15 @@ def timeline(
     to_state: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> IncidentEvent:
-    return IncidentEvent(
-        incident_id=incident.id,
+    return audit.timeline_entry(
+        incident.id,
         at=at,
         actor=actor,
         kind=kind,
         note=note,
         from_state=from_state,
         to_state=to_state,
-        data=data or {},
+        data=data,
     )
 
 
@@ -130,30 +131,18 @@ async def _log_change(
 ) -> IncidentEvent:
     """One change to an incident: its timeline entry and audit record ``incident.<kind>`` in the
     caller's transaction, and a live update for the console once that commits."""
-    data = data or {}
-    ev = timeline(
-        incident,
+    ev = await audit.log_incident_event(
+        session,
+        incident.id,
         at=now,
         actor=actor,
         kind=kind,
         note=note,
+        data=data,
         from_state=from_state,
         to_state=to_state,
-        data=data,
-    )
-    session.add(ev)
-    await session.flush()
-    record = content if content is not None else {**data, "note": note}
-    if with_event_id:
-        record = {**record, "event_id": ev.id}
-    await audit.record(
-        session,
-        at=now,
-        actor=actor,
-        action=f"incident.{kind}",
-        entity="incident",
-        entity_id=incident.id,
-        content=record,
+        content=content,
+        with_event_id=with_event_id,
     )
     escalation.publish_after_commit(session, bus, incident)
     return ev
@@ -248,23 +237,15 @@ async def _open(session: AsyncSession, finding: Finding, *, now: datetime, polic
     )
     session.add(incident)
     await session.flush()
-    session.add(
-        timeline(
-            incident,
-            at=now,
-            actor=SYSTEM,
-            kind="opened",
-            to_state=IncidentState.OPEN.value,
-            data={"rule": finding.rule.value, "severity": finding.severity.value},
-        )
-    )
-    await audit.record(
+    await audit.log_incident_event(
         session,
+        incident.id,
         at=now,
         actor=SYSTEM,
+        kind="opened",
+        to_state=IncidentState.OPEN.value,
+        data={"rule": finding.rule.value, "severity": finding.severity.value},
         action="incident.open",
-        entity="incident",
-        entity_id=incident.id,
         content={
             "household_id": finding.household_id,
             "rule": finding.rule.value,
@@ -285,24 +266,15 @@ async def _join(
     if raised:
         incident.severity = finding.severity.value
     incident.updated_at = now
-    session.add(
-        timeline(
-            incident,
-            at=now,
-            actor=SYSTEM,
-            kind="alert_joined",
-            data={"rule": finding.rule.value, "severity": finding.severity.value, "raised_from": before}
-            if raised
-            else {"rule": finding.rule.value, "severity": finding.severity.value},
-        )
-    )
-    await audit.record(
+    await audit.log_incident_event(
         session,
+        incident.id,
         at=now,
         actor=SYSTEM,
-        action="incident.alert_joined",
-        entity="incident",
-        entity_id=incident.id,
+        kind="alert_joined",
+        data={"rule": finding.rule.value, "severity": finding.severity.value, "raised_from": before}
+        if raised
+        else {"rule": finding.rule.value, "severity": finding.severity.value},
         content={"rule": finding.rule.value, "severity": finding.severity.value, "incident_severity": before},
     )
     if raised and incident.state == IncidentState.OPEN.value:

@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.clock import isoformat
 from anju.context import Context
-from anju.dispatch import audit, escalation
+from anju.dispatch import escalation
 from anju.dispatch.policy import current_policies
 from anju.dispatch.service import SYSTEM, active_incident, lock_incident, timeline, transition
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, Outcome, Severity

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.clock import Clock, RealClock
 from anju.config import Settings
 from anju.context import Context
-from anju.dispatch import audit
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.content import alert_facts, is_visit_request, render

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from anju import audit
 from anju.context import Context
-from anju.dispatch import audit
 from anju.domain import Channel, IncidentState, NotificationStatus
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
 from anju.store.db import after_commit

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from anju.api.deps import MAX_BIG_ID, Instant, SessionDep, Supervisor
+from anju import audit
 from anju.api.responses import SIGNED_IN
-from anju.dispatch import audit
 from anju.store.models import AuditRecord
+from anju.web.deps import MAX_BIG_ID, Instant, SessionDep, Supervisor
 
 router = APIRouter(tags=["audit"], responses=SIGNED_IN)
 

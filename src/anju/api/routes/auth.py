@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from anju.api.deps import ClaimsDep, CtxDep, CurrentUser
 from anju.api.responses import problems
 from anju.api.schemas import TokenRead, UserRead
-from anju.api.signin import LoginOutcome, client_address, revoke, sign_in
-from anju.console.session import clear_login_cookies
+from anju.web.deps import ClaimsDep, CtxDep, CurrentUser
+from anju.web.session import clear_login_cookies
+from anju.web.signin import LoginOutcome, client_address, revoke, sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

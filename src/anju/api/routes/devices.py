@@ -10,14 +10,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from anju.api.deps import CtxDep, Offset, Operator, SessionDep, Staff, TextIdPath
+from anju import audit
 from anju.api.profiles import battery_thresholds, resolve_profile
 from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import DeviceCreate, DeviceRead, PageOf
-from anju.dispatch import audit
 from anju.domain import DeviceKind
 from anju.errors import NotFound
 from anju.store import households as service
+from anju.web.deps import CtxDep, Offset, Operator, SessionDep, Staff, TextIdPath
 
 router = APIRouter(prefix="/devices", tags=["devices"], responses=SIGNED_IN)
 

@@ -12,12 +12,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from anju.api.deps import Instant, SessionDep, Staff, TextIdPath
 from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import EventPage, SensorEventRead
 from anju.clock import parse_ts
 from anju.store import households as service
 from anju.store.households import EventOrder
+from anju.web.deps import Instant, SessionDep, Staff, TextIdPath
 
 router = APIRouter(tags=["events"], responses=SIGNED_IN)
 

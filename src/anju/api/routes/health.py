@@ -14,11 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from anju.api.deps import CtxDep
 from anju.api.schemas import Readiness
 from anju.context import Context
 from anju.domain import ACTIVE_STATES, Severity
 from anju.store.models import Incident
+from anju.web.deps import CtxDep
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from anju.api.deps import CtxDep, Offset, SessionDep, Staff, TextIdPath
+from anju import audit
 from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import (
     ContactIn,
@@ -22,10 +22,10 @@ from anju.api.schemas import (
     PageOf,
     ResidentIn,
 )
-from anju.dispatch import audit
 from anju.domain import Role
 from anju.store import households as service
 from anju.store.models import Household, User
+from anju.web.deps import CtxDep, Offset, SessionDep, Staff, TextIdPath
 
 router = APIRouter(prefix="/households", tags=["households"], responses=SIGNED_IN)
 

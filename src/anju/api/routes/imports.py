@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter, UploadFile, status
 from fastapi.responses import JSONResponse
 
-from anju.api.deps import Admin, CtxDep
 from anju.api.responses import SIGNED_IN
 from anju.console import household_import
 from anju.console.household_import import ImportRejected, RowError
 from anju.store.db import transaction
+from anju.web.deps import Admin, CtxDep
 
 router = APIRouter(tags=["households"], responses=SIGNED_IN)
 MAX_BYTES = 5 * 1024 * 1024

@@ -12,7 +12,6 @@ from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from anju.api.deps import BodyId, CtxDep, CurrentUser, IdPath, SessionDep, Staff
 from anju.api.responses import SIGNED_IN, problems
 from anju.context import Context
 from anju.dispatch import access, service
@@ -21,6 +20,7 @@ from anju.domain import IncidentState, Outcome, Role, Severity
 from anju.errors import Conflict, NotFound
 from anju.store.db import transaction
 from anju.store.models import Alert, Contact, Household, Incident, IncidentEvent, Notification, User
+from anju.web.deps import BodyId, CtxDep, CurrentUser, IdPath, SessionDep, Staff
 
 router = APIRouter(tags=["incidents"], responses=SIGNED_IN)
 T = TypeVar("T")

@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
-from anju.api.deps import Instant, Offset, SessionDep, Staff
 from anju.api.responses import SIGNED_IN
 from anju.api.schemas import DeadLetterRead, PageOf, UnknownDeviceRead
 from anju.store.models import DeadLetter, UnknownDevice
+from anju.web.deps import Instant, Offset, SessionDep, Staff
 
 router = APIRouter(prefix="/ingest", tags=["ingest"], responses=SIGNED_IN)
 

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel
 
-from anju.api.deps import Admin, CtxDep, SessionDep, Supervisor
 from anju.api.responses import SIGNED_IN, problems
 from anju.dispatch import policy_file
 from anju.errors import ProfileError
+from anju.web.deps import Admin, CtxDep, SessionDep, Supervisor
 
 router = APIRouter(prefix="/policies", tags=["policies"], responses=SIGNED_IN)
 

@@ -8,9 +8,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import Response
 
-from anju.api.deps import CtxDep, Instant, SessionDep, Supervisor
 from anju.api.responses import SIGNED_IN
 from anju.dispatch import sla
+from anju.web.deps import CtxDep, Instant, SessionDep, Supervisor
 
 router = APIRouter(tags=["reports"], responses=SIGNED_IN)
 DEFAULT_WINDOW = timedelta(days=30)

@@ -11,13 +11,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 
-from anju.api.deps import CtxDep
 from anju.api.responses import problems
 from anju.clock import isoformat
 from anju.console import queries
-from anju.console.session import STAFF_ROLES, user_from_request
 from anju.context import Context
 from anju.store.models import User
+from anju.web.deps import CtxDep
+from anju.web.session import STAFF_ROLES, user_from_request
 
 router = APIRouter(tags=["stream"], responses=problems(401, 403))
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import func, select
 
 from anju import accounts
-from anju.api.deps import Admin, BodyId, CtxDep, IdPath, Offset, SessionDep
 from anju.api.responses import SIGNED_IN, problems
 from anju.api.schemas import Language, PageOf, Phone, Schema
 from anju.domain import ACTIVE_STATES, Role
 from anju.errors import NotFound
 from anju.store.models import Incident, User
+from anju.web.deps import Admin, BodyId, CtxDep, IdPath, Offset, SessionDep
 
 router = APIRouter(prefix="/users", tags=["users"], responses=SIGNED_IN)
 

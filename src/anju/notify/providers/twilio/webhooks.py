@@ -16,26 +16,21 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from anju.api.deps import BigIdPath, CtxDep
 from anju.api.responses import problems
 from anju.config import Settings
+from anju.dispatch.replies import act, match_sender, record_other_reply, record_unknown_sender
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus
 from anju.notify.content import alert_facts, is_visit_request
 from anju.notify.outbox import policy_for
 from anju.notify.phone import mask_phone
 from anju.notify.providers.twilio.client import TwilioProvider, map_status, signature_url
 from anju.notify.providers.twilio.settings import TwilioSettings
-from anju.notify.replies import (
-    act,
-    match_sender,
-    parse_reply,
-    record_other_reply,
-    record_unknown_sender,
-)
+from anju.notify.replies import parse_reply
 from anju.notify.templates import Lang, language_of, reply_text, voice_text
 from anju.notify.tracking import apply_report
 from anju.store.db import transaction
 from anju.store.models import Incident, Notification
+from anju.web.deps import BigIdPath, CtxDep
 
 log = logging.getLogger("anju.notify.webhooks")
 router = APIRouter(prefix="/twilio", tags=["twilio webhooks"], responses=problems(400, 403, 422))

@@ -22,7 +22,7 @@ from anju.config import DEMO_SECRET, Settings, load_settings
 from anju.context import Context
 from anju.domain import Role
 from anju.errors import ConfigError
-from anju.runtime import MqttTarget, Service, ensure_port_free
+from anju.runtime.service import MqttTarget, Service, ensure_port_free
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import Contact, User

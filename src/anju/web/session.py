@@ -7,10 +7,10 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from anju.api.deps import CSRF_COOKIE, TOKEN_COOKIE, decode_token, user_for_token
 from anju.context import Context
 from anju.domain import Role
 from anju.store.models import User
+from anju.web.deps import CSRF_COOKIE, TOKEN_COOKIE, decode_token, user_for_token
 
 STAFF_ROLES = frozenset({Role.OPERATOR.value, Role.SUPERVISOR.value, Role.ADMIN.value})
 #: Who may act on incidents from the console (the API enforces the same).

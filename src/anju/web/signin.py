@@ -16,15 +16,15 @@ from anyio import to_thread
 from sqlalchemy import delete, select
 from starlette.requests import Request
 
+from anju import audit
 from anju.accounts import hash_password, verify_password
-from anju.api.deps import TokenClaims, issue_token
-from anju.api.throttle import LoginThrottle
 from anju.clock import RealClock
 from anju.context import Context
-from anju.dispatch import audit
 from anju.store.db import transaction
 from anju.store.models import RevokedToken, User
 from anju.store.safe import storable
+from anju.web.deps import TokenClaims, issue_token
+from anju.web.throttle import LoginThrottle
 
 #: Verified when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("anju-timing-equaliser")
