@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from anju import audit
 from anju.config import PROJECT_ROOT
 from anju.context import Context
-from anju.dispatch import audit
 from anju.store.models import AuditRecord
 
 REPO_RULES = PROJECT_ROOT / "rules"

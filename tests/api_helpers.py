@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 
 from anju.accounts import create_user
-from anju.api.app import create_app
 from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import SensorEvent
+from anju.web.app import create_app
 from anju.web.deps import issue_token
 
 PASSWORD = "correct horse battery"

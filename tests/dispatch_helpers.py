@@ -153,7 +153,7 @@ async def incident_row(ctx: Context, incident_id: int) -> Incident:
 
 
 def client(ctx: Context) -> httpx.AsyncClient:
-    from anju.api.app import create_app
+    from anju.web.app import create_app
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(ctx)), base_url="http://anju.test")
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from anju import audit
 from anju.clock import SimClock
 from anju.context import Context
-from anju.dispatch import audit
 from anju.domain import Rule, Severity
 from anju.engine.core import Engine
 from anju.engine.model import Finding

@@ -20,12 +20,12 @@ from sqlalchemy import select
 
 from anju import cli
 from anju.accounts import create_user
-from anju.api.app import create_app
 from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import AuditRecord, Contact, Household, RevokedToken
+from anju.web.app import create_app
 from anju.web.deps import decode_token
 from anju.web.signin import ThrottledSummary
 from anju.web.throttle import ADDRESS_FAILURES, USER_FAILURES, LoginThrottle

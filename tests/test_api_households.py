@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from anju import audit
 from anju.context import Context
-from anju.dispatch import audit
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.models import AuditRecord, Household

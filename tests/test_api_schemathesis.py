@@ -27,12 +27,12 @@ from schemathesis.checks import (
 )
 from sqlalchemy import update
 
-from anju.api.app import create_app
 from anju.context import Context
 from anju.domain import Role
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import User
+from anju.web.app import create_app
 from anju.web.deps import issue_token
 from api_helpers import sqlite_context
 from browser.harness import add_home, add_user, press_button

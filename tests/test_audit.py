@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select, text
 
+from anju import audit
+from anju.audit import ChainHead, verify_database
 from anju.clock import SimClock
 from anju.context import Context
-from anju.dispatch import audit, service
-from anju.dispatch.audit import ChainHead, verify_database
+from anju.dispatch import service
 from anju.domain import IncidentState, Role
 from anju.store.db import transaction
 from anju.store.models import AuditRecord

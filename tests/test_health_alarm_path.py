@@ -32,9 +32,9 @@ from tests.conftest import make_settings
 from tests.ingest_helpers import Publisher, eventually, free_port, kit_payload, register, uid
 from tests.twilio_fake import Created, TwilioFake, twilio_settings
 
+from anju.audit import verify_chain
 from anju.clock import Clock, RealClock, SimClock
 from anju.context import Context
-from anju.dispatch.audit import verify_chain
 from anju.dispatch.policy import current_policies
 from anju.domain import DeviceKind, IncidentState
 from anju.health.incident import ALARM_PATH_RULE, PAGE_STEP, RECOVERY_STEP, SYSTEM_HOUSEHOLD

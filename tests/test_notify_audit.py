@@ -19,7 +19,7 @@ from tests.twilio_fake import (
     twilio_settings,
 )
 
-from anju.dispatch.audit import verify
+from anju.audit import verify
 from anju.domain import Channel, NotificationStatus
 from anju.notify import DeliveryPolicy, deliver_due
 from anju.store.models import AuditRecord

@@ -33,9 +33,9 @@ from tests.twilio_fake import (
     unique_phone,
 )
 
+from anju.audit import verify_chain
 from anju.clock import RealClock, SimClock
 from anju.context import Context
-from anju.dispatch.audit import verify_chain
 from anju.dispatch.escalation import run_due_escalations
 from anju.dispatch.policy import current_policies
 from anju.dispatch.service import transition

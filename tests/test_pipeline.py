@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from anju.accounts import create_user
-from anju.api.app import create_app
 from anju.clock import SimClock
 from anju.context import Context
 from anju.domain import DeviceKind, Role
 from anju.runtime import MqttTarget, Service
 from anju.store.db import transaction
 from anju.store.models import Alert, EngineSnapshot, Incident
+from anju.web.app import create_app
 from conftest import make_settings
 from ingest_helpers import Publisher, eventually, kit_payload, register, uid
 

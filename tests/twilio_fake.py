@@ -26,7 +26,6 @@ from aiohttp import web
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from anju.api.app import create_app
 from anju.clock import Clock
 from anju.context import Context
 from anju.dispatch import escalation, service
@@ -36,6 +35,7 @@ from anju.notify import DeliveryPolicy, notifier_for, use_notifier
 from anju.notify.outbox import build_provider
 from anju.store.db import transaction
 from anju.store.models import Contact, Household, Notification
+from anju.web.app import create_app
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-twilio-auth-token-0123456789"

@@ -24,7 +24,6 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 from sqlalchemy import select
 
 from anju.accounts import create_user
-from anju.api.app import create_app
 from anju.clock import isoformat
 from anju.config import load_settings
 from anju.context import Context
@@ -35,6 +34,7 @@ from anju.runtime import MqttTarget, Service
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import Contact, Device, Household, Incident, Resident, SensorEvent
+from anju.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -91,29 +91,6 @@ async def active_incident(session: AsyncSession, household_id: str) -> Incident 
     )
 
 
-def timeline(
-    incident: Incident,
-    *,
-    at: datetime,
-    actor: str,
-    kind: str,
-    note: str = "",
-    from_state: str | None = None,
-    to_state: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> IncidentEvent:
-    return audit.timeline_entry(
-        incident.id,
-        at=at,
-        actor=actor,
-        kind=kind,
-        note=note,
-        from_state=from_state,
-        to_state=to_state,
-        data=data,
-    )
-
-
 async def _log_change(
     session: AsyncSession,
     incident: Incident,

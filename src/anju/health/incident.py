@@ -26,7 +26,7 @@ from anju.clock import isoformat
 from anju.context import Context
 from anju.dispatch import escalation
 from anju.dispatch.policy import current_policies
-from anju.dispatch.service import SYSTEM, active_incident, lock_incident, timeline, transition
+from anju.dispatch.service import SYSTEM, active_incident, lock_incident, transition
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, Outcome, Severity
 from anju.notify.templates import Lang, language_of
 from anju.store.db import transaction
@@ -102,17 +102,10 @@ class AlarmPathPager:
             opened = incident is None
             if incident is None:
                 incident = await self._open(session, now)
-            session.add(timeline(incident, at=now, actor=SYSTEM, kind=DEGRADED, note=note, data=data))
-            incident.updated_at = now
-            await audit.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action=f"incident.{DEGRADED}",
-                entity="incident",
-                entity_id=incident.id,
-                content=data,
+            await audit.log_incident_event(
+                session, incident.id, at=now, actor=SYSTEM, kind=DEGRADED, note=note, data=data, content=data
             )
+            incident.updated_at = now
             if opened:
                 await self._page(session, incident, failures, started_at=started_at, now=now)
             escalation.publish_after_commit(session, self.ctx.bus, incident)
@@ -144,18 +137,15 @@ class AlarmPathPager:
         session.add(incident)
         await session.flush()
         data = {"rule": ALARM_PATH_RULE, "severity": Severity.HIGH.value}
-        session.add(
-            timeline(
-                incident, at=now, actor=SYSTEM, kind="opened", to_state=IncidentState.OPEN.value, data=data
-            )
-        )
-        await audit.record(
+        await audit.log_incident_event(
             session,
+            incident.id,
             at=now,
             actor=SYSTEM,
+            kind="opened",
+            to_state=IncidentState.OPEN.value,
+            data=data,
             action="incident.open",
-            entity="incident",
-            entity_id=incident.id,
             content={"household_id": SYSTEM_HOUSEHOLD, **data},
         )
         return incident
@@ -199,8 +189,8 @@ class AlarmPathPager:
             )
         if not recipients:
             session.add(
-                timeline(
-                    incident,
+                audit.timeline_entry(
+                    incident.id,
                     at=now,
                     actor=SYSTEM,
                     kind="note",
@@ -235,18 +225,10 @@ class AlarmPathPager:
         )
         async with transaction(self.ctx.db) as session:
             incident = await lock_incident(session, incident_id)
-            session.add(timeline(incident, at=now, actor=SYSTEM, kind=RECOVERED, note=note, data=data))
-            incident.updated_at = now
-            await audit.record(
-                session,
-                at=now,
-                actor=SYSTEM,
-                action=f"incident.{RECOVERED}",
-                entity="incident",
-                entity_id=incident.id,
-                content=data,
+            await audit.log_incident_event(
+                session, incident.id, at=now, actor=SYSTEM, kind=RECOVERED, note=note, data=data, content=data
             )
-            await session.flush()
+            incident.updated_at = now
             if IncidentState(incident.state) in ACTIVE_STATES and await _all_recovered(session, incident.id):
                 await self._resolve(session, incident, note=note, now=now)
                 await self._tell_recovery(session, incident, started_at, recovered_at, now=now)

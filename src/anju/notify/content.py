@@ -43,16 +43,15 @@ async def alert_facts(
     )
 
 
-async def render(session: AsyncSession, row: Notification, *, default_tz: str) -> str:
-    """The text for ``row``: its own body if dispatch wrote one, else the template for its language."""
+def render(row: Notification, incident: Incident | None, facts: AlertFacts | None) -> str:
+    """The text for ``row``: its own body if dispatch wrote one, else the template for its language.
+
+    ``facts`` are ``alert_facts`` of ``incident`` (None without one), looked up once by the caller.
+    """
     channel = Channel(row.channel)
     text = row.body
-    incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
     lang = language_of(row.language)
-    if not text and incident is not None:
-        facts = await alert_facts(
-            session, incident, default_tz=default_tz, visit_request=is_visit_request(incident, row)
-        )
+    if not text and facts is not None:
         text = voice_text(facts, lang) if channel is Channel.VOICE else sms_text(facts, lang)
     elif channel is Channel.SMS and incident is not None and _awaits_answer(incident, text):
         # A body written elsewhere without the answer keys: say how to answer, or nobody will.

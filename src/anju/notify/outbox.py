@@ -136,14 +136,14 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
         channel = Channel(row.channel)
         if channel in (Channel.SMS, Channel.VOICE):
             row.to_address = normalize_phone(row.to_address)
-        # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
-        row.body = await render(session, row, default_tz=ctx.settings.timezone)
         incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
         facts = None
         if incident is not None:
             visit = is_visit_request(incident, row)
             tz = ctx.settings.timezone
             facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
+        # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
+        row.body = render(row, incident, facts)
         return Claimed(
             row.id,
             row.attempts,
