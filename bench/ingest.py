@@ -12,10 +12,14 @@ One run, on a private Mosquitto (so other users of the machine's broker neither 
    stores into PostgreSQL and acknowledges after commit. Both drain the same backlog: the consumer
    is the bottleneck, as behind any publisher faster than it.
 
-Prints both rates (msg/s) and the ratio b/a. Usage::
+Prints both rates (msg/s) and the ratio b/a. With ``--against REV`` each round also drains the same
+backlog with the ingestor of git revision REV (a temporary worktree; both trees' ingestors then run
+in fresh processes with their own source first on the path, in alternating order), and prints the
+ratio of the two trees side by side. Usage::
 
     python bench/ingest.py              # 100k messages
     python bench/ingest.py --messages 20000 --batch-size 1000
+    python bench/ingest.py --against 2a83644 --rounds 5
 """
 
 from __future__ import annotations
@@ -246,7 +250,32 @@ async def run_ingestor(
     return expected / elapsed, rows
 
 
+def ingest_in_process(tree: Path, url: str, port: int, client_id: str, expected: int, batch: int) -> float:
+    """``run_ingestor`` in a fresh process with ``tree``'s source first on the path; returns msg/s."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    args = [sys.executable, __file__, "--ingest-only", url, str(port), client_id, str(expected), str(batch)]
+    out = subprocess.run(args, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"{tree}: ingestor failed: {out.stderr.strip()[-400:]}")
+    return float(out.stdout.split()[-1])
+
+
+def worktree(rev: str, tmp: Path) -> Path:
+    root = Path(__file__).resolve().parents[1]
+    ref = tmp / f"ref-{rev}"
+    add = ["git", "-C", str(root), "worktree", "add", "--detach", str(ref), rev]
+    subprocess.run(add, capture_output=True, check=True)
+    return ref
+
+
 def main() -> None:
+    if len(sys.argv) == 7 and sys.argv[1] == "--ingest-only":
+        url, port, client_id, expected, batch = sys.argv[2:]
+        rate, rows = asyncio.run(run_ingestor(url, int(port), client_id, int(expected), int(batch)))
+        if rows != int(expected):
+            raise SystemExit(f"expected {expected} rows, found {rows}")
+        print(f"{rate:.1f}")
+        return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -255,6 +284,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="(a) and (b) alternate this many times")
     parser.add_argument("--window", type=int, default=2000, help="publisher's in-flight QoS 1 window")
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--against", metavar="REV", help="also drain each round with REV's ingestor")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -263,14 +293,20 @@ def main() -> None:
     tag = uuid.uuid4().hex[:6]
     with tempfile.TemporaryDirectory() as tmp:
         broker = start_mosquitto(port, Path(tmp))
+        root = Path(__file__).resolve().parents[1]
+        ref = worktree(args.against, Path(tmp)) if args.against else None
         databases = [asyncio.run(prepare_database(fleet)) for _ in range(args.rounds)]
+        ref_databases = [asyncio.run(prepare_database(fleet)) for _ in range(args.rounds)] if ref else []
         try:
             # Every session exists before the stream starts, so the broker queues all of it for each.
             bare_ids = [f"bench-bare-{tag}-{r}" for r in range(args.rounds)]
             anju_ids = [f"bench-anju-{tag}-{r}" for r in range(args.rounds)]
+            ref_ids = [f"bench-ref-{tag}-{r}" for r in range(args.rounds)]
             for r in range(args.rounds):
                 bare_subscriber(port, bare_ids[r], None)
                 asyncio.run(run_ingestor(databases[r][1], port, anju_ids[r], None, args.batch_size))
+                if ref:
+                    asyncio.run(run_ingestor(ref_databases[r][1], port, ref_ids[r], None, args.batch_size))
 
             t0 = time.perf_counter()
             proc = multiprocessing.Process(target=publish, args=(port, args.messages, fleet, args.window))
@@ -281,17 +317,29 @@ def main() -> None:
                 f"published {args.messages} QoS 1 messages from {len(fleet)} devices at {pub_rate:,.0f} msg/s"
             )
 
-            bare_rates, anju_rates = [], []
+            bare_rates, anju_rates, ref_rates = [], [], []
             for r in range(args.rounds):
                 bare_rates.append(bare_subscriber(port, bare_ids[r], args.messages))
                 print(f"round {r + 1}: (a) bare paho subscriber   {bare_rates[-1]:8,.0f} msg/s")
-                rate, rows = asyncio.run(
-                    run_ingestor(databases[r][1], port, anju_ids[r], args.messages, args.batch_size)
-                )
-                anju_rates.append(rate)
-                print(f"round {r + 1}: (b) Anju ingestor -> PG    {rate:8,.0f} msg/s   ({rows} rows stored)")
-                if rows != args.messages:
-                    raise SystemExit(f"expected {args.messages} rows, found {rows}")
+                if ref is None:
+                    rate, rows = asyncio.run(
+                        run_ingestor(databases[r][1], port, anju_ids[r], args.messages, args.batch_size)
+                    )
+                    print(
+                        f"round {r + 1}: (b) Anju ingestor -> PG    {rate:8,.0f} msg/s   ({rows} rows stored)"
+                    )
+                    if rows != args.messages:
+                        raise SystemExit(f"expected {args.messages} rows, found {rows}")
+                    anju_rates.append(rate)
+                    continue
+                # Both trees in fresh processes, the order alternating from round to round.
+                runs = [(root, databases, anju_ids, anju_rates), (ref, ref_databases, ref_ids, ref_rates)]
+                for tree, dbs, ids, rates in runs if r % 2 == 0 else runs[::-1]:
+                    rates.append(
+                        ingest_in_process(tree, dbs[r][1], port, ids[r], args.messages, args.batch_size)
+                    )
+                    label = "this tree" if tree == root else args.against
+                    print(f"round {r + 1}: (b) ingestor of {label:>10}  {rates[-1]:8,.0f} msg/s")
             bare, anju = statistics.median(bare_rates), statistics.median(anju_rates)
             print(f"(a) bare paho subscriber (count + ack), median:                      {bare:8,.0f} msg/s")
             print(f"(b) Anju ingestor (decode, dedupe, PostgreSQL, ack after commit):    {anju:8,.0f} msg/s")
@@ -300,11 +348,23 @@ def main() -> None:
                 + ", ".join(f"{b / a:.2f}" for a, b in zip(bare_rates, anju_rates, strict=True))
                 + ")"
             )
+            if ref is not None:
+                this, that = statistics.median(anju_rates), statistics.median(ref_rates)
+                print(f"(c) ingestor of {args.against}, median: {that:8,.0f} msg/s")
+                print(
+                    f"this tree / {args.against} = {this / that:.2f} (median; per round: "
+                    + ", ".join(f"{b / a:.2f}" for a, b in zip(ref_rates, anju_rates, strict=True))
+                    + ")"
+                )
         finally:
             broker.terminate()
             broker.wait(5)
-            for name, _ in databases:
+            for name, _ in databases + ref_databases:
                 asyncio.run(drop_database(name))
+            if ref is not None:
+                subprocess.run(
+                    ["git", "-C", str(root), "worktree", "remove", "--force", str(ref)], check=False
+                )
     sys.exit(0)
 
 
