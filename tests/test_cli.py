@@ -101,3 +101,44 @@ def test_demo_refuses_a_taken_port_with_the_reason(sqlite_env: dict[str, str]) -
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--port" in result.stderr
+
+
+def test_audit_verify_without_a_database_says_so_and_creates_none(tmp_path: Path) -> None:
+    db = tmp_path / "absent.db"
+    result = anju("audit", "verify", env={"ANJU_DATABASE_URL": f"sqlite+aiosqlite:///{db}"})
+    assert result.returncode == 2
+    assert f"no database at {db}" in result.stderr and "ANJU_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not db.exists()
+
+
+def test_audit_verify_on_an_unreachable_or_unmigrated_database_says_what_to_do(
+    sqlite_env: dict[str, str], tmp_path: Path
+) -> None:
+    refused = anju(
+        "audit", "verify", env={"ANJU_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:9/x"}
+    )
+    assert refused.returncode == 2 and "cannot open the database" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    empty = tmp_path / "cli.db"
+    empty.touch()
+    unmigrated = anju("audit", "verify", env=sqlite_env)
+    assert unmigrated.returncode == 2 and "anju db upgrade" in unmigrated.stderr
+
+
+def test_run_help_lists_every_setting_with_its_default(sqlite_env: dict[str, str]) -> None:
+    from anju.config import Settings
+
+    result = anju("run", "--help", env=sqlite_env)
+    assert result.returncode == 0, result.stderr
+    for name in Settings.model_fields:
+        assert f"ANJU_{name.upper()}" in result.stdout or name == "twilio_from"
+    assert "ANJU_TWILIO_FROM" in result.stdout and "ANJU_DINGTALK_WEBHOOK" in result.stdout
+    assert "ANJU_HTTP_PORT                     8000" in result.stdout
+
+
+def test_the_demo_key_is_long_enough_for_jwt_and_refused_in_production() -> None:
+    from anju.config import DEFAULT_SECRETS, DEMO_SECRET
+
+    assert len(DEMO_SECRET.encode()) >= 32  # PyJWT's InsecureKeyLengthWarning below that
+    assert DEMO_SECRET in DEFAULT_SECRETS

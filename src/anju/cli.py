@@ -33,7 +33,7 @@ def _delegate(name: str) -> _Command:
     return module
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anju", description="Anju (安居): 7x24 home-safety monitoring")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,7 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database-url", default=None, help="default sqlite+aiosqlite:///./anju-demo.db")
     demo.add_argument("--no-simulator", action="store_true", help="seed a few homes but simulate nothing")
 
-    sub.add_parser("run", help="the service against the configured broker and database")
+    sub.add_parser(
+        "run",
+        help="the service against the configured broker and database",
+        description="The service (ingest, rules, dispatch, notify, API, console) against the configured "
+        "broker and database. Settings come from the environment:",
+        # Listing the settings imports every provider: only when `anju run --help` is asked for.
+        epilog=_settings_help() if argv[:1] == ["run"] and {"-h", "--help"} & set(argv[1:]) else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -84,6 +92,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_help() -> str:
+    """Every setting of the service and of each provider: its variable and its default."""
+    from pydantic import SecretStr
+    from pydantic_settings import BaseSettings
+
+    from anju.config import Settings
+    from anju.notify.providers import PROVIDERS
+
+    listed: set[str] = set()
+
+    def rows(model: type[BaseSettings], prefix: str) -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            alias = field.validation_alias if isinstance(field.validation_alias, str) else None
+            variable = alias or prefix + name.upper()
+            if variable in listed:
+                continue
+            listed.add(variable)
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, SecretStr):
+                shown = "(required)" if not default.get_secret_value() else "(secret)"
+            else:
+                shown = "(unset)" if default is None else str(default)
+            out.append(f"  {variable:<34} {shown}")
+        return out
+
+    lines = ["settings (environment) and their defaults:", *rows(Settings, "ANJU_")]
+    for spec in PROVIDERS:
+        own = rows(spec.settings, spec.settings.env_prefix())
+        if own:
+            lines += ["", f"{spec.name} provider:", *own]
+    return "\n".join(lines)
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
@@ -95,7 +137,7 @@ def _read_password() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     # Delegated subcommands add their own options before the final parse.
     if argv and argv[0] in _DELEGATED:
         sub = argparse.ArgumentParser(prog=f"anju {argv[0]}", description=_DELEGATED[argv[0]][1])

@@ -14,8 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from anju.errors import ConfigError
 
 #: Secrets that must never guard a real deployment.
-DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "anju-demo-secret"})
-DEMO_SECRET = "anju-demo-secret"
+#: The demo's key: long enough for HS256 (PyJWT warns under 32 bytes), refused by ``anju run``.
+DEMO_SECRET = "anju-demo-secret-for-this-machine-only-never-production"
+DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "demo", "anju-demo-secret", DEMO_SECRET})
 
 #: Where the editable data folders (sensors/, rules/, simulator/, alembic/) live: the source tree,
 #: or ANJU_PROJECT_ROOT for an installed copy (the container image sets it).

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from anju.clock import Clock, RealClock
 from anju.config import Settings, load_settings
@@ -41,12 +44,9 @@ def run_service() -> int:
         log.warning("%s", warning)
 
     async def _main() -> None:
-        from anju.store.migrate import current_is_head
-
+        await _require_migrated(settings.database_url)
         ctx = Context.create(settings)
         try:
-            if not await current_is_head(settings.database_url):
-                raise ConfigError("the database schema is not up to date: run `anju db upgrade` first")
             service = Service(
                 ctx,
                 MqttTarget(
@@ -78,6 +78,34 @@ def db_upgrade() -> int:
     return 0
 
 
+def _require_file(url: str) -> None:
+    """SQLite would create an empty file on the first connection: refuse a missing one instead."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.is_file():
+            raise ConfigError(
+                f"no database at {path.resolve()}: set ANJU_DATABASE_URL to the service's database "
+                "(or create one with `anju db upgrade`)"
+            )
+
+
+async def _require_migrated(url: str) -> None:
+    """Refuse, with what to do, a database that is absent, unreachable or not migrated; create none."""
+    from anju.store.migrate import current_is_head
+
+    _require_file(url)
+    try:
+        migrated = await current_is_head(url)
+    except (OSError, SQLAlchemyError) as err:
+        reason = getattr(err, "orig", None) or err
+        raise ConfigError(f"cannot open the database at {_redact(url)}: {reason}") from err
+    if not migrated:
+        raise ConfigError(f"the database at {_redact(url)} is not up to date: run `anju db upgrade` first")
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -101,6 +129,7 @@ async def add_user(
     except ValueError as err:
         raise AnjuError(str(err)) from err
     settings = _settings()
+    await _require_migrated(settings.database_url)
     ctx = Context.create(settings)
     try:
         async with transaction(ctx.db) as session:
@@ -132,7 +161,9 @@ async def audit_verify(anchor: str | None = None) -> int:
         if not sep or not ident.isdigit() or len(digest) != 64:
             raise AnjuError("--anchor takes ID:HASH as printed by an earlier `anju audit verify`")
         head = ChainHead(record_id=int(ident), hash=digest)
-    ctx = Context.create(_settings())
+    settings = _settings()
+    await _require_migrated(settings.database_url)
+    ctx = Context.create(settings)
     try:
         async with ctx.db() as session:
             count, broken, last = await verify_chain(session, anchor=head)
