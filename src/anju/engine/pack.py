@@ -38,8 +38,9 @@ for _rule in RULES:
 _SCHEMA: dict[str, Schema] = dict(
     sorted(_ALL.items(), key=lambda kv: _ORDER.index(kv[0]) if kv[0] in _ORDER else 99)
 )
-#: Sections a pack may leave out as a whole.
-_OPTIONAL_SECTIONS = frozenset({"away"})
+#: Sections a pack may leave out as a whole: those whose every setting may be omitted (a new rule
+#: whose settings all have defaults needs no section in packs written before it).
+_OPTIONAL_SECTIONS = frozenset(s for s, f in _SCHEMA.items() if f and set(f) <= OPTIONAL.get(s, frozenset()))
 
 __all__ = ["DAY_PARTS", "OPTIONAL", "RulePack", "load_pack", "parse_clock", "parse_duration", "parse_pack"]
 
