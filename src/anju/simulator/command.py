@@ -16,11 +16,11 @@ from anju.clock import RealClock
 from anju.config import load_settings
 from anju.errors import ConfigError
 from anju.simulator.catalog import load_mix, load_scenario
-from anju.simulator.devices import formatter
 from anju.simulator.files import truth_line, write_files
 from anju.simulator.fleet import Fleet, build_fleet
 from anju.simulator.household import Truth
 from anju.simulator.live import LiveStats, register_fleet, run_live
+from anju.simulator.messages import formatter
 from anju.store.db import create_engine, session_factory, transaction
 
 #: File mode starts here by default, so the same seed gives the same files.

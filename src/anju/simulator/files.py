@@ -16,19 +16,19 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from anju.simulator.catalog import Scenario
-from anju.simulator.devices import (
+from anju.simulator.devices import DeviceLayer
+from anju.simulator.fleet import Fleet, SimHousehold
+from anju.simulator.household import HouseholdSim, Truth
+from anju.simulator.messages import (
     CLEAR,
     DUPLICATE,
     HEARTBEAT,
     LOST,
     MALFORMED,
-    DeviceLayer,
     Message,
     TsFormatter,
     formatter,
 )
-from anju.simulator.fleet import Fleet, SimHousehold
-from anju.simulator.household import HouseholdSim, Truth
 
 EVENTS_CSV = "events.csv"
 TRUTH_JSONL = "truth.jsonl"

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import Clock, RealClock, SimClock
 from anju.simulator.catalog import Scenario, load_scenario
-from anju.simulator.devices import DeviceLayer, Message, formatter
+from anju.simulator.devices import DeviceLayer
 from anju.simulator.fleet import Fleet, SimHousehold
 from anju.simulator.household import HouseholdSim, Truth
+from anju.simulator.messages import Message, formatter
 from anju.simulator.mqtt import MqttVersion, Publisher
 from anju.store import households as service
 from anju.store.models import Device, Household

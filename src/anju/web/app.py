@@ -21,6 +21,7 @@ from anju.api.routes import (
     health,
     households,
     imports,
+    incident_actions,
     incidents,
     ingest,
     policies,
@@ -73,7 +74,19 @@ class HardenedHTTP:
 def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Anju 安居", version=__version__, openapi_url="/openapi.json")
     app.state.ctx = ctx
-    for module in (auth, imports, households, devices, events, incidents, ingest, reports, audit, stream):
+    for module in (
+        auth,
+        imports,
+        households,
+        devices,
+        events,
+        incidents,
+        incident_actions,
+        ingest,
+        reports,
+        audit,
+        stream,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (users, policies):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -1,29 +1,23 @@
-"""Routes: the dispatch queue, one incident, and every action on it (transition, note, arrival, ...)."""
+"""Routes: the dispatch queue, the follow-ups to do, and one incident as every action answers it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from anju.api.responses import SIGNED_IN, problems
-from anju.context import Context
 from anju.dispatch import access, service
-from anju.dispatch.service import InvalidRequest, Responder, ResponderKind
-from anju.domain import IncidentState, Outcome, Role, Severity
-from anju.errors import Conflict, NotFound
-from anju.store.db import transaction
+from anju.domain import IncidentState, Role, Severity
+from anju.errors import NotFound
 from anju.store.models import Alert, Contact, Household, Incident, IncidentEvent, Notification, User
-from anju.web.deps import BodyId, CtxDep, CurrentUser, IdPath, SessionDep, Staff
+from anju.web.deps import CtxDep, CurrentUser, IdPath, SessionDep, Staff
 
 router = APIRouter(tags=["incidents"], responses=SIGNED_IN)
-T = TypeVar("T")
 
 
 class IncidentSummary(BaseModel):
@@ -108,34 +102,6 @@ class IncidentDetail(IncidentSummary):
     escalation_policy: dict[str, Any]
 
 
-class TransitionIn(BaseModel):
-    to: IncidentState
-    note: str = Field(default="", max_length=service.MAX_NOTE)
-    outcome: Outcome | None = None
-    responder_contact_id: BodyId | None = None
-    responder_name: str | None = Field(default=None, max_length=128)
-    responder_kind: ResponderKind | None = None
-    responder_phone: str | None = Field(default=None, max_length=32)
-
-
-class NoteIn(BaseModel):
-    note: str = Field(max_length=service.MAX_NOTE)
-
-
-class ArrivalIn(BaseModel):
-    note: str = Field(default="", max_length=service.MAX_NOTE)
-
-
-class OwnerIn(BaseModel):
-    user_id: BodyId
-    note: str = Field(default="", max_length=service.MAX_NOTE)
-
-
-class FollowUpIn(BaseModel):
-    action: Literal["done", "waive"]
-    note: str = Field(default="", max_length=service.MAX_NOTE)
-
-
 _SEVERITY_ORDER = case(
     {s.value: s.rank for s in Severity},
     value=Incident.severity,
@@ -153,12 +119,7 @@ def _columns(incident: Incident) -> dict[str, Any]:
     return {c.key: getattr(incident, c.key) for c in Incident.__table__.columns}
 
 
-def _forbid(reason: str | None) -> None:
-    if reason is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
-
-
-async def _visible(session: AsyncSession, incident_id: IdPath, user: User) -> Incident:
+async def visible_incident(session: AsyncSession, incident_id: IdPath, user: User) -> Incident:
     """The incident if ``user`` may see it; otherwise 404, so a responder learns nothing of others'."""
     incident = await session.get(Incident, incident_id)
     if incident is None or not access.can_view(user, incident):
@@ -210,7 +171,8 @@ async def list_follow_ups(
     return [_summary(i) for i in incidents]
 
 
-async def _detail(session: AsyncSession, incident: Incident, user: User) -> IncidentDetail:
+async def incident_detail(session: AsyncSession, incident: Incident, user: User) -> IncidentDetail:
+    """The incident as the API answers it: household, alerts, notifications, timeline, next steps."""
     household = await session.get(Household, incident.household_id)
     assert household is not None
     contacts = (
@@ -264,140 +226,4 @@ async def _detail(session: AsyncSession, incident: Incident, user: User) -> Inci
 @router.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=problems(404))
 async def get_incident(incident_id: IdPath, session: SessionDep, user: CurrentUser) -> IncidentDetail:
     """One incident with its alerts, notifications, timeline and what this user may do next."""
-    return await _detail(session, await _visible(session, incident_id, user), user)
-
-
-async def _act(
-    ctx: Context,
-    incident_id: IdPath,
-    user: User,
-    check: Callable[[User, Incident], str | None],
-    change: Callable[[AsyncSession], Awaitable[T]],
-) -> IncidentDetail:
-    """Lock, check the user's right on the locked row, change, commit; then read back the result."""
-    try:
-        async with transaction(ctx.db) as session:
-            incident = await service.lock_incident(session, incident_id)
-            if not access.can_view(user, incident):
-                raise NotFound(f"incident {incident_id} not found")
-            _forbid(check(user, incident))
-            await change(session)
-    except StaleDataError as err:
-        raise Conflict(f"incident {incident_id} changed meanwhile; reload and try again") from err
-    except InvalidRequest as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err
-    async with ctx.db() as session:
-        incident = await _visible(session, incident_id, user)
-        return await _detail(session, incident, user)
-
-
-def _actor(user: User) -> str:
-    return user.username
-
-
-@router.post(
-    "/incidents/{incident_id}/transitions", response_model=IncidentDetail, responses=problems(404, 409)
-)
-async def post_transition(
-    incident_id: IdPath, body: TransitionIn, ctx: CtxDep, user: CurrentUser
-) -> IncidentDetail:
-    """Move the incident along the closed loop; an edge the state machine lacks is 409."""
-    responder = None
-    if body.to is IncidentState.DISPATCHED:
-        responder = Responder(
-            contact_id=body.responder_contact_id,
-            name=body.responder_name,
-            kind=body.responder_kind,
-            phone=body.responder_phone,
-        )
-    return await _act(
-        ctx,
-        incident_id,
-        user,
-        lambda u, i: access.transition_refusal(u, i, body.to),
-        lambda s: service.transition(
-            s,
-            incident_id,
-            to=body.to,
-            actor=_actor(user),
-            now=ctx.clock.now(),
-            note=body.note,
-            outcome=body.outcome.value if body.outcome else None,
-            user=user,
-            responder=responder,
-            bus=ctx.bus,
-        ),
-    )
-
-
-@router.post("/incidents/{incident_id}/notes", response_model=IncidentDetail, responses=problems(404, 409))
-async def post_note(incident_id: IdPath, body: NoteIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
-    return await _act(
-        ctx,
-        incident_id,
-        user,
-        access.note_refusal,
-        lambda s: service.add_note(
-            s, incident_id, actor=_actor(user), now=ctx.clock.now(), note=body.note, bus=ctx.bus
-        ),
-    )
-
-
-@router.post("/incidents/{incident_id}/arrival", response_model=IncidentDetail, responses=problems(404, 409))
-async def post_arrival(
-    incident_id: IdPath, body: ArrivalIn, ctx: CtxDep, user: CurrentUser
-) -> IncidentDetail:
-    """The responder is on site (stamps arrived_at; the state stays ``dispatched``)."""
-    return await _act(
-        ctx,
-        incident_id,
-        user,
-        access.act_refusal,
-        lambda s: service.record_arrival(
-            s, incident_id, actor=_actor(user), now=ctx.clock.now(), note=body.note, bus=ctx.bus
-        ),
-    )
-
-
-@router.post("/incidents/{incident_id}/owner", response_model=IncidentDetail, responses=problems(404, 409))
-async def post_owner(incident_id: IdPath, body: OwnerIn, ctx: CtxDep, user: CurrentUser) -> IncidentDetail:
-    """Hand the incident over to another operator (recorded on the timeline and in the audit)."""
-    return await _act(
-        ctx,
-        incident_id,
-        user,
-        access.transfer_refusal,
-        lambda s: service.transfer_owner(
-            s,
-            incident_id,
-            to_user_id=body.user_id,
-            actor=_actor(user),
-            now=ctx.clock.now(),
-            note=body.note,
-            bus=ctx.bus,
-        ),
-    )
-
-
-@router.post(
-    "/incidents/{incident_id}/follow-up", response_model=IncidentDetail, responses=problems(404, 409)
-)
-async def post_follow_up(
-    incident_id: IdPath, body: FollowUpIn, ctx: CtxDep, user: CurrentUser
-) -> IncidentDetail:
-    """Mark the follow-up done, or waive it with a reason."""
-    return await _act(
-        ctx,
-        incident_id,
-        user,
-        lambda u, _i: access.follow_up_refusal(u),
-        lambda s: service.settle_follow_up(
-            s,
-            incident_id,
-            actor=_actor(user),
-            now=ctx.clock.now(),
-            done=body.action == "done",
-            note=body.note,
-            bus=ctx.bus,
-        ),
-    )
+    return await incident_detail(session, await visible_incident(session, incident_id, user), user)

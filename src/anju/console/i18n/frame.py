@@ -1,0 +1,98 @@
+"""Every page's frame: the app's name, page titles, navigation, roles, signing in, errors and
+column headings."""
+
+from __future__ import annotations
+
+#: key -> (zh-CN, English), as in ``anju.console.i18n.CATALOG``.
+ENTRIES: dict[str, tuple[str, str]] = {
+    "app.name": ("安居守护 · 值班台", "Anju · Operations console"),
+    "lang.zh-CN": ("中文", "中文"),
+    "lang.en": ("English", "English"),
+    # page titles
+    "title.login": ("登录", "Sign in"),
+    "title.queue": ("值班队列", "Live queue"),
+    "title.my_incidents": ("我的任务", "My incidents"),
+    "title.incident": ("事件详情", "Incident"),
+    "title.households": ("住户", "Households"),
+    "title.household": ("住户详情", "Household"),
+    "title.devices": ("设备维护", "Devices"),
+    "title.reports": ("报表", "Reports"),
+    "title.responder": ("现场处置", "On-site response"),
+    "title.error": ("出错了", "Error"),
+    # navigation
+    "nav.queue": ("值班队列", "Queue"),
+    "nav.my_incidents": ("我的任务", "My incidents"),
+    "nav.households": ("住户", "Households"),
+    "nav.devices": ("设备", "Devices"),
+    "nav.reports": ("报表", "Reports"),
+    "nav.logout": ("退出", "Sign out"),
+    # roles
+    "role.operator": ("值班员", "operator"),
+    "role.supervisor": ("主管", "supervisor"),
+    "role.admin": ("管理员", "admin"),
+    "role.responder": ("处置人员", "responder"),
+    # login
+    "login.subtitle": ("独居老人居家安全 7×24 值守", "7×24 home-safety watch for older people living alone"),
+    "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Sign in"),
+    "login.error_invalid": ("用户名或密码不正确。", "Wrong username or password."),
+    "login.error_throttled": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed sign-ins; wait a few minutes and try again.",
+    ),
+    "login.error_origin": (
+        "登录请求来源不正确，请刷新页面后重试。",
+        "The sign-in came from another site; reload and try again.",
+    ),
+    "login.expired": ("登录已过期，请重新登录。", "Your session has ended; please sign in again."),
+    # errors
+    "error.back": ("返回首页", "Back to the start page"),
+    "error.not_found": ("找不到该记录", "Not found"),
+    "error.forbidden": ("您的角色无权查看此页", "Your role may not see this page"),
+    "error.link_expired": ("链接已过期，请联系值班中心。", "This link has expired; please call the center."),
+    "error.link_forged": ("链接无效。", "This link is not valid."),
+    "error.link_malformed": (
+        "链接不完整，请检查短信中的完整链接。",
+        "This link is incomplete; check the full link in the SMS.",
+    ),
+    "error.link_not_yours": ("该事件已不再分派给您。", "This incident is no longer assigned to you."),
+    # common
+    "common.none": ("无", "none"),
+    "common.nobody": ("无人", "nobody"),
+    "common.loading": ("加载中…", "Loading…"),
+    # column headings
+    "col.severity": ("级别", "Severity"),
+    "col.household": ("住户", "Household"),
+    "col.rule": ("规则", "Rule"),
+    "col.state": ("状态", "State"),
+    "col.raised": ("发生", "Raised"),
+    "col.next_escalation": ("下次升级", "Next escalation"),
+    "col.owner": ("负责人", "Owner"),
+    "col.actions": ("操作", "Actions"),
+    "col.follow_up_due": ("回访期限", "Follow-up due"),
+    "col.outcome": ("处置结果", "Outcome"),
+    "col.at": ("触发时间", "Fired at"),
+    "col.device": ("设备", "Device"),
+    "col.evidence": ("依据", "Evidence"),
+    "col.time": ("时间", "Time"),
+    "col.location": ("位置", "Location"),
+    "col.event": ("事件", "Event"),
+    "col.battery": ("电量", "Battery"),
+    "col.channel": ("渠道", "Channel"),
+    "col.recipient": ("接收人", "Recipient"),
+    "col.status": ("状态", "Status"),
+    "col.attempts": ("尝试次数", "Attempts"),
+    "col.id": ("编号", "ID"),
+    "col.name": ("名称", "Name"),
+    "col.kind": ("类型", "Type"),
+    "col.last_seen": ("最后上报", "Last seen"),
+    "col.signal": ("信号", "Signal"),
+    "col.protocol": ("协议", "Protocol"),
+    "col.first_seen": ("首次出现", "First seen"),
+    "col.messages": ("消息数", "Messages"),
+    "col.topic": ("主题", "Topic"),
+    "col.payload": ("内容开头", "Payload (start)"),
+    "col.reason": ("原因", "Reason"),
+    "col.size": ("字节", "Bytes"),
+}

@@ -1,0 +1,16 @@
+"""The responder's phone page, reached by the link in an SMS."""
+
+from __future__ import annotations
+
+#: key -> (zh-CN, English), as in ``anju.console.i18n.CATALOG``.
+ENTRIES: dict[str, tuple[str, str]] = {
+    # responder page
+    "responder.title": ("现场处置", "On-site response"),
+    "responder.for": ("{name}，您好", "For {name}"),
+    "responder.valid_until": ("链接有效期至 {time}", "link valid until {time}"),
+    "responder.center": ("值班中心", "the center"),
+    "responder.nothing_to_do": (
+        "此事件目前无需您操作。谢谢！",
+        "Nothing for you to do on this incident now. Thank you!",
+    ),
+}

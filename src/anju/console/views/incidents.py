@@ -1,0 +1,135 @@
+"""The live queue (a responder's own incidents instead) and the incident page with its actions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from anju.clock import isoformat
+from anju.console import queries
+from anju.console.page import Page, signed_in_page
+from anju.dispatch import access
+from anju.dispatch.service import ResponderKind
+from anju.domain import IncidentState, Outcome, Role
+from anju.store.models import Incident
+from anju.web.session import ACTING_ROLES, STAFF_ROLES
+
+INCIDENT_EVENT_HOURS = queries.INCIDENT_EVENT_HOURS
+#: Transition buttons in loop order, each with its keyboard key.
+TRANSITION_ORDER = tuple(s.value for s in IncidentState if s is not IncidentState.OPEN)
+TRANSITION_KEYS = {"acknowledged": "a", "dispatched": "d", "resolved": "x", "follow_up": "u", "closed": "c"}
+RESPONDER_KINDS = tuple(k.value for k in ResponderKind)
+HANDOVER_CLOSED_STATES = frozenset({IncidentState.OPEN.value, IncidentState.CLOSED.value})
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def queue_page(request: Request) -> Response:
+    page = await signed_in_page(request)
+    if not isinstance(page, Page):
+        return page
+    assert page.user is not None
+    if page.user.role == Role.RESPONDER.value:
+        return await _my_incidents(page)
+    config = {
+        "snapshot_url": "/api/v1/stream/queue",
+        "stream_url": "/api/v1/stream",
+        "can_act": page.user.role in ACTING_ROLES,
+        "server_now": isoformat(page.ctx.clock.now()),
+    }
+    return page.render("queue.html", title_key="title.queue", nav="queue", queue_config=config)
+
+
+async def _my_incidents(page: Page) -> Response:
+    assert page.user is not None
+    incidents: list[Incident] = []
+    if page.user.contact_id is not None:
+        async with page.ctx.db() as session:
+            incidents = list(
+                (
+                    await session.scalars(
+                        select(Incident)
+                        .where(Incident.responder_contact_id == page.user.contact_id)
+                        .order_by(Incident.opened_at.desc())
+                        .limit(50)
+                    )
+                ).all()
+            )
+    return page.render("my_incidents.html", title_key="title.my_incidents", nav="queue", incidents=incidents)
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: int) -> Response:
+    page = await signed_in_page(request)
+    if not isinstance(page, Page):
+        return page
+    user = page.user
+    assert user is not None
+    async with page.ctx.db() as session:
+        view = await queries.incident_view(
+            session, incident_id, now=page.ctx.clock.now(), hours=INCIDENT_EVENT_HOURS
+        )
+        # A responder learns nothing of incidents not dispatched to them: the same 404 as the API.
+        if view is None or not access.can_view(user, view.incident):
+            return page.error(404, "error.not_found")
+        inc = view.incident
+        # Hand-over (supervisors, admins, the owner) runs between acknowledgement and closing.
+        can_hand_over = access.transfer_refusal(user, inc) is None and inc.state not in HANDOVER_CLOSED_STATES
+        candidates = await queries.handover_candidates(session, exclude=inc.owner_id) if can_hand_over else []
+    # The buttons are exactly the API's allowed list for this user, in loop order.
+    permitted = set(access.allowed_transitions(user, inc))
+    allowed = [s for s in TRANSITION_ORDER if s in permitted]
+    settled = inc.follow_up_done_at is not None or bool(inc.follow_up_waived_reason)
+    can_settle = (
+        access.follow_up_refusal(user) is None
+        and inc.state in (IncidentState.RESOLVED.value, IncidentState.FOLLOW_UP.value)
+        and inc.follow_up_due_at is not None
+        and not settled
+    )
+    can_arrive = (
+        inc.state == IncidentState.DISPATCHED.value
+        and inc.arrived_at is None
+        and access.act_refusal(user, inc) is None
+    )
+    can_note = access.note_refusal(user, inc) is None and inc.state != IncidentState.CLOSED.value
+    config = {
+        "id": inc.id,
+        "state": inc.state,
+        "transitions_url": f"/api/v1/incidents/{inc.id}/transitions",
+        "arrival_url": f"/api/v1/incidents/{inc.id}/arrival",
+        "notes_url": f"/api/v1/incidents/{inc.id}/notes",
+        "follow_up_url": f"/api/v1/incidents/{inc.id}/follow-up",
+        "follow_up_due": inc.follow_up_due_at is not None and not settled,
+        "owner_url": f"/api/v1/incidents/{inc.id}/owner",
+        "snapshot_url": "/api/v1/stream/queue",
+        "stream_url": "/api/v1/stream",
+        "watch_queue": user.role in STAFF_ROLES,
+    }
+    can_act = bool(allowed) or can_arrive or can_settle or can_note
+    return page.render(
+        "incident.html",
+        title_key="title.incident",
+        nav="queue",
+        inc=inc,
+        household=view.household,
+        owner_name=(view.owner.display_name or view.owner.username) if view.owner else None,
+        alerts=view.alerts,
+        timeline=view.timeline,
+        notifications=view.notifications,
+        sensor_events=view.sensor_events,
+        locations=view.locations,
+        event_hours=INCIDENT_EVENT_HOURS,
+        can_act=can_act,
+        allowed=allowed,
+        can_arrive=can_arrive,
+        can_settle=can_settle,
+        can_note=can_note,
+        transition_keys=TRANSITION_KEYS,
+        outcomes=[o.value for o in Outcome],
+        responder_kinds=RESPONDER_KINDS,
+        incident_config=config,
+        can_hand_over=can_hand_over and bool(candidates),
+        candidates=candidates,
+    )
