@@ -19,6 +19,7 @@ from anju.dispatch import messages
 from anju.dispatch.policy import FALLBACK
 from anju.domain import DeviceKind, EventName, Rule, Severity
 from anju.engine.learn import LOCATIONS
+from anju.health.monitor import CHECKS
 from anju.notify.templates import AlertFacts, Lang, sms_text
 from anju.vocabulary import Label
 
@@ -40,6 +41,8 @@ VALUES: dict[str, tuple[Mapping[str, Label], set[str]]] = {
     "event": (vocabulary.EVENTS, {e.value for e in EventName}),
     "location": (vocabulary.ROOMS, set(LOCATIONS)),
     "step": (vocabulary.STEPS, _escalation_steps()),
+    # The monitor's checks, and the console's own when the service does not answer.
+    "health.check": (vocabulary.CHECKS, {*CHECKS, "service"}),
 }
 
 

@@ -1,8 +1,9 @@
 """The one table of zh-CN and English words for the domain's values, read by dispatch, notify and console.
 
-Rules, severities, device kinds, events, rooms (the engine's location classes) and escalation steps
-each have exactly one wording here; a message, a page and a report say the same thing in the same
-words. A value with no row shows itself (a step a care manager adds to ``rules/escalation.toml``).
+Rules, severities, device kinds, events, rooms (the engine's location classes), escalation steps
+and the alarm path's health checks each have exactly one wording here; a message, a page and a
+report say the same thing in the same words. A value with no row shows itself (a step a care
+manager adds to ``rules/escalation.toml``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,16 @@ STEPS: Mapping[str, Label] = {
     "sms_contacts": Label("短信通知紧急联系人", "SMS to the contacts"),
 }
 
+#: The alarm path's health checks (``anju.health.monitor.CHECKS``) as a page and the console's
+#: banner name a failing one; ``service`` is the console's own: the service does not answer it.
+CHECKS: Mapping[str, Label] = {
+    "database": Label("数据库无法访问", "database unreachable"),
+    "mqtt": Label("MQTT 消息服务器未连接", "MQTT broker not connected"),
+    "ingest": Label("数据入库停滞", "ingest has stopped storing messages"),
+    "canary": Label("自检消息未按时入库", "self-test canary not stored in time"),
+    "service": Label("无法连接安居服务", "the Anju service does not answer"),
+}
+
 #: Each table under the prefix the console catalog knows it by (``rule.door_left_open``).
 TABLES: Mapping[str, Mapping[str, Label]] = {
     "rule": RULES,
@@ -92,6 +103,7 @@ TABLES: Mapping[str, Mapping[str, Label]] = {
     "event": EVENTS,
     "location": ROOMS,
     "step": STEPS,
+    "health.check": CHECKS,
 }
 
 

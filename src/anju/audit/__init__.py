@@ -79,11 +79,15 @@ async def log_incident_event(
     action: str | None = None,
     content: dict[str, Any] | None = None,
     with_event_id: bool = False,
+    entity: str = "incident",
+    entity_id: str | int | None = None,
 ) -> IncidentEvent:
     """Write the timeline entry and its audit record together, in the caller's transaction.
 
     The audit action is ``incident.<kind>`` unless ``action`` says otherwise; its content is the
     entry's data and note unless ``content`` is given, plus the entry's id with ``with_event_id``.
+    The record is about the incident unless ``entity`` and ``entity_id`` name what changed (the
+    notification a reply or a fallback was about).
     """
     data = data or {}
     ev = timeline_entry(
@@ -106,8 +110,8 @@ async def log_incident_event(
         at=at,
         actor=actor,
         action=action or f"incident.{kind}",
-        entity="incident",
-        entity_id=incident_id,
+        entity=entity,
+        entity_id=incident_id if entity_id is None else entity_id,
         content=body,
     )
     return ev

@@ -24,7 +24,7 @@ from anju.notify.phone import mask_phone, normalize_phone
 from anju.notify.replies import Decision
 from anju.notify.templates import language_of, reply_text
 from anju.notify.tracking import fall_back, lock_notification
-from anju.store.models import Incident, IncidentEvent, Notification, User
+from anju.store.models import Incident, Notification, User
 
 #: Logged under notify's name, as before the handling moved here: operators filter on it.
 log = logging.getLogger("anju.notify")
@@ -73,20 +73,12 @@ async def act(
     locked.next_attempt_at = None
     incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
     data = {"notification_id": row.id, "via": via, "reply": raw[:160], "decision": decision.value}
+    action = f"notification.{decision.value}"
     if incident is None:
-        await _audit(session, now, actor, f"notification.{decision.value}", row, data)
+        await _audit(session, now, actor, action, row, data)
         return PhoneAction("no_incident", reply_text("closed", lang), None)
-    session.add(
-        IncidentEvent(
-            incident_id=incident.id,
-            at=now,
-            actor=actor,
-            kind=f"phone_{decision.value}",
-            note=f"{row.recipient_name or actor} pressed/replied {raw[:40]!r} ({via})",
-            data=data,
-        )
-    )
-    await _audit(session, now, actor, f"notification.{decision.value}", row, data)
+    note = f"{row.recipient_name or actor} pressed/replied {raw[:40]!r} ({via})"
+    await _log(session, incident.id, now, actor, f"phone_{decision.value}", note, action, row, data)
     if decision is Decision.DECLINE:
         if IncidentState(incident.state) not in ACTIVE_STATES or incident.state == IncidentState.DISPATCHED:
             return PhoneAction("already", reply_text("already", lang), incident.id)
@@ -146,6 +138,33 @@ async def _accept(
     return PhoneAction("already", reply_text("already", lang), incident.id)
 
 
+async def _log(
+    session: AsyncSession,
+    incident_id: int,
+    now: datetime,
+    actor: str,
+    kind: str,
+    note: str,
+    action: str,
+    row: Notification,
+    data: dict[str, object],
+) -> None:
+    """The reply on the incident's timeline, and its audit record about the notification."""
+    await audit.log_incident_event(
+        session,
+        incident_id,
+        at=now,
+        actor=actor,
+        kind=kind,
+        note=note,
+        data=data,
+        action=action,
+        entity="notification",
+        entity_id=row.id,
+        content={**data, "incident_id": row.incident_id},
+    )
+
+
 async def _audit(
     session: AsyncSession, now: datetime, actor: str, action: str, row: Notification, data: dict[str, object]
 ) -> None:
@@ -202,15 +221,8 @@ async def record_other_reply(
     lang = language_of(row.language)
     data = {"notification_id": row.id, "via": "sms", "reply": body[:500]}
     if row.incident_id is not None:
-        session.add(
-            IncidentEvent(
-                incident_id=row.incident_id,
-                at=now,
-                actor=actor,
-                kind="phone_reply",
-                note=f"{row.recipient_name or actor} replied: {body[:200]}",
-                data=data,
-            )
-        )
-    await _audit(session, now, actor, "notification.reply", row, data)
+        note = f"{row.recipient_name or actor} replied: {body[:200]}"
+        await _log(session, row.incident_id, now, actor, "phone_reply", note, "notification.reply", row, data)
+    else:
+        await _audit(session, now, actor, "notification.reply", row, data)
     return PhoneAction("unrecognised", reply_text("help", lang), row.incident_id)

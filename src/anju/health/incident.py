@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from anju import audit
+from anju import audit, vocabulary
 from anju.clock import isoformat
 from anju.context import Context
 from anju.dispatch import escalation
@@ -39,13 +39,6 @@ DEGRADED, RECOVERED = "alarm_path_degraded", "alarm_path_recovered"
 #: The outbox ``step`` of the pages; the recovery message goes to the same people.
 PAGE_STEP, RECOVERY_STEP = "alarm_path", "alarm_path_recovered"
 
-_CHECK_WORDS: dict[str, tuple[str, str]] = {
-    "database": ("数据库无法访问", "database unreachable"),
-    "mqtt": ("MQTT 消息服务器未连接", "MQTT broker not connected"),
-    "ingest": ("数据入库停滞", "ingest stalled"),
-    "canary": ("自检消息未按时入库", "self-test canary not stored in time"),
-}
-
 
 @dataclass(frozen=True)
 class Failure:
@@ -57,8 +50,7 @@ class Failure:
 
 
 def _words(check: str, lang: Lang) -> str:
-    zh, en = _CHECK_WORDS.get(check, (check, check))
-    return zh if lang is Lang.ZH else en
+    return vocabulary.word(vocabulary.CHECKS, check, lang)
 
 
 class AlarmPathPager:

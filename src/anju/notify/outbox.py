@@ -5,171 +5,54 @@ the provider is called; the provider's id is stored after. A worker that dies in
 the row in ``sending``; the next worker looks for the provider's copy before sending again (see
 a provider's ``find_sent`` and docs/notifications.md), and a status callback that names the row
 binds it even earlier.
+
+This module sends and records what came of it; claiming a row is ``notify.claim``, rows left
+behind are ``notify.recovery``, the providers in use ``notify.notifiers``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju import audit
-from anju.clock import Clock, RealClock
-from anju.config import Settings
 from anju.context import Context
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
-from anju.notify.content import alert_facts, is_visit_request, render
-from anju.notify.phone import normalize_phone
-from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
-from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, Sent
-from anju.notify.providers import PROVIDERS, BuildArgs, Capability
-from anju.notify.templates import AlertFacts
-from anju.notify.tracking import (
-    AWAITING_REPORT,
-    SYSTEM,
-    announce,
-    count,
-    expire_overdue,
-    fall_back,
-    lock_notification,
-)
-from anju.store.db import is_transient_error, transaction
-from anju.store.models import Incident, Notification
+from anju.notify.claim import Claimed, provider_ids_elsewhere
+from anju.notify.notifiers import build_provider, notifier_for, policy_for, use_notifier, wake
+from anju.notify.policy import DeliveryPolicy
+from anju.notify.provider import Notifier, Outgoing, Sent
+from anju.notify.recovery import claim_or_fail, fail_row, reconcile_stuck, sweep_overdue
+from anju.notify.tracking import AWAITING_REPORT, SYSTEM, announce, count, fall_back, lock_notification
+from anju.store.db import transaction
+from anju.store.models import Notification
 from anju.store.safe import storable
+
+# With the worker, the calls that set it up and recover its rows, for the callers (the package,
+# the runtime, the Twilio webhooks, tests) that know the outbox by this module's name.
+__all__ = [
+    "NO_PROVIDER",
+    "build_provider",
+    "deliver_due",
+    "deliver_one",
+    "fail_row",
+    "notifier_for",
+    "outbox_loop",
+    "policy_for",
+    "reconcile_stuck",
+    "sweep_overdue",
+    "use_notifier",
+    "wake",
+]
 
 log = logging.getLogger("anju.notify")
 _S = NotificationStatus
 NO_PROVIDER = "no provider configured"
-
-
-def build_provider(settings: Settings, *, clock: Clock | None = None, dev_log: bool = False) -> Notifier:
-    """Providers from the settings, the first configured one of ``PROVIDERS`` per channel; with
-    none, rows are recorded ``not_sent`` (or logged if ``dev_log``)."""
-    args = BuildArgs(clock=clock or RealClock(), ring_timeout_s=DEFAULT_POLICY.ring_timeout_s)
-    phone: PhoneProvider | None = None
-    chat: ChatProvider | None = None
-    for spec in PROVIDERS:
-        wants_phone = phone is None and spec.serves(Capability.SMS) and spec.serves(Capability.VOICE)
-        wants_chat = chat is None and spec.serves(Capability.DINGTALK)
-        if not (wants_phone or wants_chat) or (spec.dev_only and not dev_log):
-            continue
-        provider_settings = spec.settings.from_settings(settings)
-        if not provider_settings.configured():
-            continue
-        provider = spec.build(provider_settings, args)
-        if wants_phone and isinstance(provider, PhoneProvider):
-            phone = provider
-        if wants_chat and isinstance(provider, ChatProvider):
-            chat = provider
-    return Notifier(phone=phone, chat=chat)
-
-
-def use_notifier(ctx: Context, notifier: Notifier, policy: DeliveryPolicy | None = None) -> None:
-    """Install the providers (and optionally a policy) ``deliver_due`` uses for this context."""
-    ctx.notifier = notifier
-    if policy is not None:
-        ctx.delivery_policy = policy
-
-
-def notifier_for(ctx: Context) -> Notifier:
-    if ctx.notifier is None:
-        ctx.notifier = build_provider(ctx.settings, clock=ctx.clock)
-    return ctx.notifier
-
-
-def policy_for(ctx: Context) -> DeliveryPolicy:
-    return ctx.delivery_policy or DEFAULT_POLICY
-
-
-def wake(ctx: Context) -> None:
-    """Tell the outbox worker new rows are waiting (call after the commit that wrote them)."""
-    ctx.bus.publish({"type": "notifications.pending"})
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    attempt: int
-    channel: Channel
-    to: str
-    body: str
-    language: str
-    created_at: datetime
-    incident_id: int | None = None
-    household_id: str | None = None
-    recipient: str | None = None
-    facts: AlertFacts | None = None
-
-    def outgoing(self) -> Outgoing:
-        return Outgoing(
-            notification_id=self.id,
-            attempt=self.attempt,
-            channel=self.channel,
-            to=self.to,
-            body=self.body,
-            language=self.language,
-            incident_id=self.incident_id,
-            household_id=self.household_id,
-            recipient=self.recipient,
-            facts=self.facts,
-        )
-
-
-async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
-    """Take one due row for this worker; the committed claim is what prevents a second send."""
-    async with transaction(ctx.db) as session:
-        result = await session.execute(
-            update(Notification)
-            .where(Notification.id == row_id, Notification.status == _S.PENDING.value)
-            .values(status=_S.SENDING.value, attempts=Notification.attempts + 1, updated_at=now)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        row = await session.get(Notification, row_id, populate_existing=True)
-        assert row is not None
-        channel = Channel(row.channel)
-        if channel in (Channel.SMS, Channel.VOICE):
-            row.to_address = normalize_phone(row.to_address)
-        incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
-        facts = None
-        if incident is not None:
-            visit = is_visit_request(incident, row)
-            tz = ctx.settings.timezone
-            facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
-        # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
-        row.body = render(row, incident, facts)
-        return Claimed(
-            row.id,
-            row.attempts,
-            channel,
-            row.to_address,
-            row.body,
-            row.language,
-            row.created_at,
-            incident_id=row.incident_id,
-            household_id=incident.household_id if incident is not None else None,
-            recipient=row.recipient_name,
-            facts=facts,
-        )
-
-
-async def _provider_ids_elsewhere(ctx: Context, claimed: Claimed) -> frozenset[str]:
-    async with ctx.db() as session:
-        ids = await session.scalars(
-            select(Notification.provider_id).where(
-                Notification.to_address == claimed.to,
-                Notification.channel == claimed.channel.value,
-                Notification.provider_id.is_not(None),
-                Notification.id != claimed.id,
-            )
-        )
-        return frozenset(i for i in ids if i)
 
 
 async def _send(notifier: Notifier, message: Outgoing) -> Sent | None:
@@ -197,7 +80,7 @@ async def deliver_one(ctx: Context, notifier: Notifier, claimed: Claimed, policy
         sent: Sent | None = None
         if claimed.attempt > 1 and notifier.phone and claimed.channel in (Channel.SMS, Channel.VOICE):
             # An earlier attempt may have reached the provider before failing on our side.
-            exclude = await _provider_ids_elsewhere(ctx, claimed)
+            exclude = await provider_ids_elsewhere(ctx, claimed)
             sent = await notifier.phone.find_sent(message, since=claimed.created_at, exclude=exclude)
         if sent is None:
             sent = await _send(notifier, message)
@@ -283,129 +166,6 @@ async def _record_failure(
     announce(ctx, row)
 
 
-async def _claim_or_fail(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
-    """``claim``, except that a row which cannot be prepared is failed instead of ending the pass."""
-    try:
-        return await claim(ctx, row_id, now)
-    except Exception as err:
-        if is_transient_error(err):
-            raise  # the database is away: the whole pass is retried
-        await fail_row(ctx, row_id, now, err, doing="preparing it", expect=(_S.PENDING.value,))
-        return None
-
-
-async def fail_row(
-    ctx: Context, row_id: int, now: datetime, err: BaseException, *, doing: str, expect: Iterable[str]
-) -> None:
-    """A row this worker cannot handle: ``failed`` with the reason (shown on the console), then the
-    usual fallback to someone else. Left as it was, it would stop every pass at the same place."""
-    reason = storable(f"internal error {doing}: {type(err).__name__}: {err}", limit=1000)
-    log.error("notification %s: %s", row_id, reason, exc_info=err)
-    async with transaction(ctx.db) as session:
-        row = await lock_notification(session, row_id, now)
-        if row is None or row.status not in set(expect):
-            return
-        row.status = _S.FAILED.value
-        row.last_error = reason
-        row.next_attempt_at = None
-    count(ctx, row.channel, _S.FAILED.value)
-    announce(ctx, row)
-    try:  # its own transaction: a fallback that fails too must not undo the visible failure
-        async with transaction(ctx.db) as session:
-            row = await lock_notification(session, row_id, now)
-            if row is not None:
-                await fall_back(ctx, session, row, now=now, reason=reason)
-    except Exception as fallback_err:
-        if is_transient_error(fallback_err):
-            raise
-        log.exception("no fallback for notification %s", row_id)
-
-
-async def reconcile_stuck(ctx: Context, notifier: Notifier, now: datetime, *, older_than_s: float) -> int:
-    """Rows a dead worker left in ``sending``: bind the provider's copy if there is one, else resend."""
-    cutoff = now - timedelta(seconds=older_than_s)
-    async with ctx.db() as session:
-        stuck = list(
-            await session.scalars(
-                select(Notification).where(
-                    Notification.status == _S.SENDING.value, Notification.updated_at <= cutoff
-                )
-            )
-        )
-    policy = policy_for(ctx)
-    for row in stuck:
-        try:
-            await _reconcile_one(ctx, notifier, row, now, policy)
-        except Exception as err:
-            if is_transient_error(err):
-                raise
-            await fail_row(ctx, row.id, now, err, doing="reconciling it", expect=(_S.SENDING.value,))
-    return len(stuck)
-
-
-async def _reconcile_one(
-    ctx: Context, notifier: Notifier, row: Notification, now: datetime, policy: DeliveryPolicy
-) -> None:
-    claimed = Claimed(
-        row.id, row.attempts, Channel(row.channel), row.to_address, row.body, row.language, row.created_at
-    )
-    found: Sent | None = None
-    if notifier.phone is not None and claimed.channel in (Channel.SMS, Channel.VOICE):
-        message = Outgoing(
-            notification_id=row.id,
-            attempt=row.attempts,
-            channel=claimed.channel,
-            to=row.to_address,
-            body=row.body,
-            language=row.language,
-        )
-        try:
-            exclude = await _provider_ids_elsewhere(ctx, claimed)
-            found = await notifier.phone.find_sent(message, since=row.created_at, exclude=exclude)
-        except DeliveryFailed as err:
-            log.warning("cannot reconcile notification %s yet: %s", row.id, err.graceful_msg)
-            return
-    async with transaction(ctx.db) as session:
-        locked = await lock_notification(session, row.id, now, chain=False)
-        if locked is None or locked.status != _S.SENDING.value:
-            return
-        if found is not None:
-            locked.status = found.status.value
-            locked.provider, locked.provider_id = found.provider, found.provider_id
-            locked.next_attempt_at = now + policy.report_timeout(claimed.channel)
-            locked.last_error = "worker stopped mid-send; the provider had it, not sent again"
-        else:
-            locked.status = _S.PENDING.value
-            locked.next_attempt_at = now
-            locked.last_error = "worker stopped mid-send; the provider has no copy, sending again"
-    log.warning("notification %s reconciled: %s", row.id, locked.last_error)
-
-
-async def sweep_overdue(ctx: Context, now: datetime) -> int:
-    """Rows whose delivery report never came fall back."""
-    async with ctx.db() as session:
-        ids = list(
-            await session.scalars(
-                select(Notification.id).where(
-                    Notification.status.in_(AWAITING_REPORT),
-                    Notification.next_attempt_at.is_not(None),
-                    Notification.next_attempt_at <= now,
-                )
-            )
-        )
-    done = 0
-    for row_id in ids:
-        try:
-            async with transaction(ctx.db) as session:
-                done += await expire_overdue(ctx, session, row_id, now=now)
-        except Exception as err:
-            if is_transient_error(err):
-                raise
-            await fail_row(ctx, row_id, now, err, doing="expiring its overdue report", expect=AWAITING_REPORT)
-            done += 1
-    return done
-
-
 async def deliver_due(ctx: Context, now: datetime) -> int:
     """One pass: reconcile, expire overdue reports, send what is due. Returns rows handled."""
     notifier = notifier_for(ctx)
@@ -424,7 +184,7 @@ async def deliver_due(ctx: Context, now: datetime) -> int:
                 .limit(policy.batch)
             )
         )
-    claimed = [c for c in [await _claim_or_fail(ctx, row_id, now) for row_id in due] if c is not None]
+    claimed = [c for c in [await claim_or_fail(ctx, row_id, now) for row_id in due] if c is not None]
     gate = asyncio.Semaphore(policy.concurrency)
 
     async def guarded(item: Claimed) -> None:

@@ -20,7 +20,7 @@ from anju.context import Context
 from anju.domain import Channel, IncidentState, NotificationStatus
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
 from anju.store.db import after_commit
-from anju.store.models import Contact, Incident, IncidentEvent, Notification
+from anju.store.models import Contact, Incident, Notification
 
 log = logging.getLogger("anju.notify")
 SYSTEM = "system"
@@ -156,7 +156,17 @@ async def fall_back(
     incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
     if incident is not None and not needs_answer(incident, row):
         note = f"{reason}; no fallback: incident is {incident.state}"
-        session.add(_event(incident, now, "notification_failed", note, {"notification_id": row.id}))
+        # A timeline entry without an audit record of its own: nothing is sent or changed here.
+        session.add(
+            audit.timeline_entry(
+                incident.id,
+                at=now,
+                actor=SYSTEM,
+                kind="notification_failed",
+                note=note,
+                data={"notification_id": row.id},
+            )
+        )
         return FallbackResult(None, note)
     channel = Channel(row.channel)
     new: Notification | None = None
@@ -183,11 +193,14 @@ async def fall_back(
     if new is None:
         note = f"{reason}; nobody left to try: the center must call"
         if incident is not None:
-            session.add(_event(incident, now, "notification_exhausted", note, {"notification_id": row.id}))
-            await audit.record(
+            await audit.log_incident_event(
                 session,
+                incident.id,
                 at=now,
                 actor=SYSTEM,
+                kind="notification_exhausted",
+                note=note,
+                data={"notification_id": row.id},
                 action="notification.exhausted",
                 entity="notification",
                 entity_id=row.id,
@@ -205,17 +218,31 @@ async def fall_back(
     )
     note = f"{reason}; fallback: {what} ({new.recipient_name or 'unnamed'})"
     data = {"from_notification": row.id, "notification_id": new.id, "channel": new.channel, "reason": reason}
+    content = {**data, "incident_id": row.incident_id, "recipient": new.recipient_name}
     if incident is not None:
-        session.add(_event(incident, now, "notification_fallback", note, data))
-    await audit.record(
-        session,
-        at=now,
-        actor=SYSTEM,
-        action="notification.fallback",
-        entity="notification",
-        entity_id=new.id,
-        content={**data, "incident_id": row.incident_id, "recipient": new.recipient_name},
-    )
+        await audit.log_incident_event(
+            session,
+            incident.id,
+            at=now,
+            actor=SYSTEM,
+            kind="notification_fallback",
+            note=note,
+            data=data,
+            action="notification.fallback",
+            entity="notification",
+            entity_id=new.id,
+            content=content,
+        )
+    else:  # a row that belongs to no incident has no timeline
+        await audit.record(
+            session,
+            at=now,
+            actor=SYSTEM,
+            action="notification.fallback",
+            entity="notification",
+            entity_id=new.id,
+            content=content,
+        )
     count(ctx, new.channel, _S.PENDING.value)
     return FallbackResult(new, note)
 
@@ -237,10 +264,6 @@ def _copy_for(row: Notification, *, now: datetime, step: str, channel: Channel) 
         created_at=now,
         updated_at=now,
     )
-
-
-def _event(incident: Incident, at: datetime, kind: str, note: str, data: dict[str, object]) -> IncidentEvent:
-    return IncidentEvent(incident_id=incident.id, at=at, actor=SYSTEM, kind=kind, note=note, data=data)
 
 
 async def apply_report(

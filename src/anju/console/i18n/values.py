@@ -69,11 +69,6 @@ ENTRIES: dict[str, tuple[str, str]] = {
         "报警链路异常：新的告警可能无法及时送达，请按应急预案处置。",
         "Alarm path degraded: new alarms may not get through in time; follow the contingency plan.",
     ),
-    "health.check.database": ("数据库无法访问", "database unreachable"),
-    "health.check.mqtt": ("MQTT 消息服务器未连接", "MQTT broker not connected"),
-    "health.check.ingest": ("数据入库停滞", "ingest has stopped storing messages"),
-    "health.check.canary": ("自检消息未按时入库", "self-test canary not stored in time"),
-    "health.check.service": ("无法连接安居服务", "the Anju service does not answer"),
     # actors the system writes on the timeline (people appear by their user name)
     "actor.system": ("系统", "system"),
     "actor.escalation": ("自动升级", "escalation"),
