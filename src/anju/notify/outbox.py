@@ -19,16 +19,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju import audit
-from anju.clock import Clock, RealClock
+from anju.clock import Clock
 from anju.config import Settings
 from anju.context import Context
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.content import alert_facts, is_visit_request, render
+from anju.notify.failover import fail_over_or_fall_back
 from anju.notify.phone import normalize_phone
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
-from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, Sent
-from anju.notify.providers import PROVIDERS, BuildArgs, Capability
+from anju.notify.provider import Notifier, Outgoing, Sent
+from anju.notify.routing import RoutedFailure, bind_metrics, build_notifier, route_for
 from anju.notify.templates import AlertFacts
 from anju.notify.tracking import (
     AWAITING_REPORT,
@@ -49,30 +50,15 @@ NO_PROVIDER = "no provider configured"
 
 
 def build_provider(settings: Settings, *, clock: Clock | None = None, dev_log: bool = False) -> Notifier:
-    """Providers from the settings, the first configured one of ``PROVIDERS`` per channel; with
-    none, rows are recorded ``not_sent`` (or logged if ``dev_log``)."""
-    args = BuildArgs(clock=clock or RealClock(), ring_timeout_s=DEFAULT_POLICY.ring_timeout_s)
-    phone: PhoneProvider | None = None
-    chat: ChatProvider | None = None
-    for spec in PROVIDERS:
-        wants_phone = phone is None and spec.serves(Capability.SMS) and spec.serves(Capability.VOICE)
-        wants_chat = chat is None and spec.serves(Capability.DINGTALK)
-        if not (wants_phone or wants_chat) or (spec.dev_only and not dev_log):
-            continue
-        provider_settings = spec.settings.from_settings(settings)
-        if not provider_settings.configured():
-            continue
-        provider = spec.build(provider_settings, args)
-        if wants_phone and isinstance(provider, PhoneProvider):
-            phone = provider
-        if wants_chat and isinstance(provider, ChatProvider):
-            chat = provider
-    return Notifier(phone=phone, chat=chat)
+    """Providers from the settings (see ``anju.notify.routing.build_notifier``); with none, rows are
+    recorded ``not_sent`` (or logged if ``dev_log``)."""
+    return build_notifier(settings, clock=clock, dev_log=dev_log)  # i16: routing and failover
 
 
 def use_notifier(ctx: Context, notifier: Notifier, policy: DeliveryPolicy | None = None) -> None:
     """Install the providers (and optionally a policy) ``deliver_due`` uses for this context."""
     ctx.notifier = notifier
+    bind_metrics(notifier, ctx.metrics)  # i16: per-provider metrics
     if policy is not None:
         ctx.delivery_policy = policy
 
@@ -80,6 +66,7 @@ def use_notifier(ctx: Context, notifier: Notifier, policy: DeliveryPolicy | None
 def notifier_for(ctx: Context) -> Notifier:
     if ctx.notifier is None:
         ctx.notifier = build_provider(ctx.settings, clock=ctx.clock)
+        bind_metrics(ctx.notifier, ctx.metrics)  # i16: per-provider metrics
     return ctx.notifier
 
 
@@ -105,6 +92,8 @@ class Claimed:
     household_id: str | None = None
     recipient: str | None = None
     facts: AlertFacts | None = None
+    route: str | None = None  # i16: the provider named for the row
+    pinned: bool = False  # i16: a failover, pinned to its provider
 
     def outgoing(self) -> Outgoing:
         return Outgoing(
@@ -118,6 +107,8 @@ class Claimed:
             household_id=self.household_id,
             recipient=self.recipient,
             facts=self.facts,
+            route=self.route,
+            pinned=self.pinned,
         )
 
 
@@ -144,6 +135,7 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
         # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
         row.body = render(row, incident, facts)
+        route, pinned = await route_for(session, row, incident)  # i16
         return Claimed(
             row.id,
             row.attempts,
@@ -156,6 +148,8 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             household_id=incident.household_id if incident is not None else None,
             recipient=row.recipient_name,
             facts=facts,
+            route=route,
+            pinned=pinned,
         )
 
 
@@ -278,8 +272,18 @@ async def _record_failure(
             row.status = _S.FAILED.value
             row.next_attempt_at = None
             count(ctx, claimed.channel.value, _S.FAILED.value)
+            # i16: the provider that refused is recorded, and the other one tried before any fallback.
+            failed_at = err.provider if isinstance(err, RoutedFailure) else None
+            row.provider = row.provider or failed_at
             await _audit_send(session, row, attempt=claimed.attempt, now=now)
-            await fall_back(ctx, session, row, now=now, reason=f"{claimed.channel.value} could not be sent")
+            await fail_over_or_fall_back(
+                ctx,
+                session,
+                row,
+                now=now,
+                reason=f"{claimed.channel.value} could not be sent",
+                failed_at=failed_at,
+            )
     announce(ctx, row)
 
 
