@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju import audit
 from anju.context import Context
 from anju.domain import Channel, NotificationStatus
+from anju.notify.content import ref_marker
 from anju.notify.routing import FAILOVER_PREFIX, PhoneRouter
 from anju.notify.tracking import SYSTEM, announce_after_commit, count, fall_back, needs_answer
 from anju.store.models import Incident, IncidentEvent, Notification
@@ -67,7 +68,8 @@ async def fail_over(
         user_id=row.user_id,
         to_address=row.to_address,
         language=row.language,
-        body="",
+        # The very text of the first attempt, without its reference (the copy gets its own).
+        body=row.body.removesuffix(ref_marker(row.id)).rstrip(),
         status=NotificationStatus.PENDING.value,
         provider=target,
         attempts=0,

@@ -216,7 +216,7 @@ def build_notifier(settings: Settings, *, clock: Clock | None = None, dev_log: b
     elif phones:
         phone = next(iter(phones.values()))
     chat = next(iter(chats.values())) if chats else None
-    extra: list[PhoneProvider | ChatProvider] = list(chats.values())[1:]
+    extra: list[PhoneProvider | ChatProvider] = [*list(chats.values())[1:]]
     return Notifier(phone=phone, chat=chat, extra=extra)
 
 
