@@ -50,7 +50,9 @@ async def test_an_sms_report_marks_the_row_delivered_and_a_failed_one_fails_over
     answer = await both.pushes.sms_report(sent)
     assert answer.status_code == 200 and answer.json()["code"] == 0
     delivered = await row(both.ctx, row_id)
-    assert delivered.status == NotificationStatus.DELIVERED.value and delivered.provider_id == sent.provider_id
+    assert (
+        delivered.status == NotificationStatus.DELIVERED.value and delivered.provider_id == sent.provider_id
+    )
     # A second alert whose SMS the carrier could not deliver: the same SMS goes out through Twilio.
     incident_b, row_b, sent_b = await _alert_again(both)
     await both.pushes.sms_report(sent_b, success=False, code="MK:0001")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
 from tests.notify.aliyun_fake import KEY_TEMPLATES, SHOW_NUMBER, SIGN_NAME, TEMPLATES, Fault
 from tests.notify.aliyun_helpers import Both, both_providers
 from tests.twilio_fake import page, press_button, row, rows, seed_household
@@ -54,8 +53,12 @@ async def test_an_english_speaking_contact_gets_the_english_template_and_an_inte
         contact = await session.get(Contact, contact_ids[0])
         assert contact is not None
         phone = contact.phone
-    sms_id = await page(both.ctx, incident_id, Channel.SMS, to=phone, contact_id=contact_ids[0], language="en")
-    call_id = await page(both.ctx, incident_id, Channel.VOICE, to=phone, contact_id=contact_ids[0], language="en")
+    sms_id = await page(
+        both.ctx, incident_id, Channel.SMS, to=phone, contact_id=contact_ids[0], language="en"
+    )
+    call_id = await page(
+        both.ctx, incident_id, Channel.VOICE, to=phone, contact_id=contact_ids[0], language="en"
+    )
     await _deliver(both)
     by_out = {r.out_id: r for r in both.aliyun.requests}
     sms, call = by_out[f"n{sms_id}a1"], by_out[f"n{call_id}a1"]
@@ -116,10 +119,9 @@ async def test_throttling_refusals_and_server_errors_fail_over_to_twilio_at_once
     assert twilio_sms.to == "+8613800000001" and f"#{sms_rows[1].id}" in twilio_sms.body
     kinds = [e.kind for e in await both.timeline(incident_id)]
     assert "notification_failover" in kinds
-    failover = [e for e in await both.timeline(incident_id) if e.kind == "notification_failover"][0]
+    failover = next(e for e in await both.timeline(incident_id) if e.kind == "notification_failover")
     assert failover.data["from_provider"] == "aliyun" and failover.data["to_provider"] == "twilio"
     assert "notification.failover" in await both.audit_actions()
     async with both.ctx.db() as session:
         incident = await session.get(Incident, incident_id)
         assert incident is not None and incident.state == IncidentState.OPEN.value
-    assert select  # imported for the type checker's benefit in helpers

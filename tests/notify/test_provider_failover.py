@@ -30,7 +30,9 @@ def _metric(both: Both, name: str, **labels: str) -> float:
     return float(value or 0.0)
 
 
-async def test_numbers_route_by_prefix_and_households_and_contacts_can_name_their_provider(both: Both) -> None:
+async def test_numbers_route_by_prefix_and_households_and_contacts_can_name_their_provider(
+    both: Both,
+) -> None:
     hid, contact_ids = await seed_household(both.ctx, contacts=2)
     incident_id = await press_button(both.ctx, hid)
     async with transaction(both.ctx.db) as session:
@@ -67,10 +69,14 @@ async def test_a_twilio_refusal_for_a_foreign_number_goes_out_through_aliyun_wit
     assert (copy.provider, copy.status) == ("aliyun", NotificationStatus.QUEUED.value)
     [sent] = both.aliyun.of("sms")
     assert sent.to == "14155550101" and sent.variables["msg"] == "check on Mrs Wang"
-    assert _metric(both, "anju_notify_failovers_total", from_provider="twilio", to_provider="aliyun", channel="sms")
+    assert _metric(
+        both, "anju_notify_failovers_total", from_provider="twilio", to_provider="aliyun", channel="sms"
+    )
 
 
-async def test_an_aliyun_timeout_fails_over_once_and_a_failing_failover_falls_back_as_before(both: Both) -> None:
+async def test_an_aliyun_timeout_fails_over_once_and_a_failing_failover_falls_back_as_before(
+    both: Both,
+) -> None:
     hid, _ = await seed_household(both.ctx)
     incident_id = await press_button(both.ctx, hid)
     assert isinstance(both.ctx.notifier.phone, PhoneRouter)
@@ -113,4 +119,7 @@ async def test_a_provider_that_keeps_failing_is_skipped_until_it_recovers(both: 
     assert (await row(both.ctx, back)).provider == "aliyun"
     assert not router.is_down("aliyun")
     assert _metric(both, "anju_notify_provider_up", provider="aliyun") == 1
-    assert _metric(both, "anju_notify_provider_sends_total", provider="aliyun", channel="sms", outcome="failed") == 2
+    assert (
+        _metric(both, "anju_notify_provider_sends_total", provider="aliyun", channel="sms", outcome="failed")
+        == 2
+    )
