@@ -40,7 +40,7 @@ def test_every_registered_provider_declares_its_capabilities_and_settings_prefix
         assert any(spec.serves(channel) and not spec.dev_only for spec in PROVIDERS), channel
 
 
-def test_the_webhook_urls_stay_where_twilio_calls_them() -> None:
+def test_the_webhook_urls_stay_where_the_providers_call_them() -> None:
     paths = {route.path for router in webhook_routers() for route in router.routes}  # type: ignore[attr-defined]
     assert paths == {
         "/twilio/sms/status",
@@ -48,6 +48,10 @@ def test_the_webhook_urls_stay_where_twilio_calls_them() -> None:
         "/twilio/voice/{notification_id}/twiml",
         "/twilio/voice/{notification_id}/gather",
         "/twilio/sms/inbound",
+        "/aliyun/{token}/SmsReport",
+        "/aliyun/{token}/SmsUp",
+        "/aliyun/{token}/VoiceReport",
+        "/aliyun/{token}/VoiceCallReport",
     }
 
 
@@ -59,8 +63,13 @@ def test_the_contracts_environment_names_still_configure_the_providers(
     monkeypatch.setenv("ANJU_TWILIO_FROM", "+15005550006")
     monkeypatch.setenv("ANJU_PUBLIC_URL", "https://anju.example.org")
     monkeypatch.setenv("ANJU_DINGTALK_WEBHOOK", "https://oapi.dingtalk.com/robot/send?access_token=x")
+    monkeypatch.setenv("ANJU_ALIYUN_ACCESS_KEY_ID", "LTAI-test")
+    monkeypatch.setenv("ANJU_ALIYUN_ACCESS_KEY_SECRET", "secret")
+    monkeypatch.setenv("ANJU_ALIYUN_SMS_SIGN_NAME", "安居守护")
+    monkeypatch.setenv("ANJU_ALIYUN_SMS_TEMPLATE_ALERT_ZH", "SMS_1")
+    monkeypatch.setenv("ANJU_ALIYUN_VOICE_TEMPLATE_ALERT_ZH", "TTS_1")
     notifier = build_provider(load_settings())
-    assert notifier.describe() == "sms/voice: twilio, dingtalk: dingtalk"
+    assert notifier.describe() == "sms/voice: twilio+aliyun, dingtalk: dingtalk"
     for spec in PROVIDERS:
         if not spec.dev_only:
             # Read by the provider's own settings class as well, without the service's settings.

@@ -32,6 +32,24 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
+        self.notify_provider_sends = Counter(
+            "anju_notify_provider_sends",
+            "SMS and calls handed to each phone provider, by outcome (sent, failed)",
+            ["provider", "channel", "outcome"],
+            registry=self.registry,
+        )
+        self.notify_provider_up = Gauge(
+            "anju_notify_provider_up",
+            "1 while a phone provider takes sends, 0 while it is skipped as down",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.notify_failovers = Counter(
+            "anju_notify_failovers",
+            "Notifications sent again through the other provider",
+            ["from_provider", "to_provider", "channel"],
+            registry=self.registry,
+        )
         self.alerts = Counter("anju_alerts", "Alerts raised", ["rule", "severity"], registry=self.registry)
         # Alarm-path health (anju.health): set by the monitor; the rules in deploy/prometheus/ read them.
         self.alarm_path_healthy = Gauge(

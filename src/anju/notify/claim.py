@@ -17,6 +17,7 @@ from anju.domain import Channel, NotificationStatus
 from anju.notify.content import alert_facts, is_visit_request, render
 from anju.notify.phone import normalize_phone
 from anju.notify.provider import Outgoing
+from anju.notify.routing import route_for
 from anju.notify.templates import AlertFacts
 from anju.store.db import transaction
 from anju.store.models import Incident, Notification
@@ -37,6 +38,10 @@ class Claimed:
     household_id: str | None = None
     recipient: str | None = None
     facts: AlertFacts | None = None
+    #: The provider named for the row (household's, contact's, or a failover's), and whether the
+    #: row is a failover pinned to it.
+    route: str | None = None
+    pinned: bool = False
 
     def outgoing(self) -> Outgoing:
         return Outgoing(
@@ -50,6 +55,8 @@ class Claimed:
             household_id=self.household_id,
             recipient=self.recipient,
             facts=self.facts,
+            route=self.route,
+            pinned=self.pinned,
         )
 
 
@@ -76,6 +83,7 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
         # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
         row.body = render(row, incident, facts)
+        route, pinned = await route_for(session, row, incident)
         return Claimed(
             row.id,
             row.attempts,
@@ -88,6 +96,8 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             household_id=incident.household_id if incident is not None else None,
             recipient=row.recipient_name,
             facts=facts,
+            route=route,
+            pinned=pinned,
         )
 
 

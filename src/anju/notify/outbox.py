@@ -24,11 +24,13 @@ from anju.context import Context
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.claim import Claimed, provider_ids_elsewhere
+from anju.notify.failover import fail_over_or_fall_back
 from anju.notify.notifiers import build_provider, notifier_for, policy_for, use_notifier, wake
 from anju.notify.policy import DeliveryPolicy
 from anju.notify.provider import Notifier, Outgoing, Sent
 from anju.notify.recovery import claim_or_fail, fail_row, reconcile_stuck, sweep_overdue
-from anju.notify.tracking import AWAITING_REPORT, SYSTEM, announce, count, fall_back, lock_notification
+from anju.notify.routing import RoutedFailure
+from anju.notify.tracking import AWAITING_REPORT, SYSTEM, announce, count, lock_notification
 from anju.store.db import transaction
 from anju.store.models import Notification
 from anju.store.safe import storable
@@ -161,8 +163,18 @@ async def _record_failure(
             row.status = _S.FAILED.value
             row.next_attempt_at = None
             count(ctx, claimed.channel.value, _S.FAILED.value)
+            # The provider that refused is recorded, and the other one tried before any fallback.
+            failed_at = err.provider if isinstance(err, RoutedFailure) else None
+            row.provider = row.provider or failed_at
             await _audit_send(session, row, attempt=claimed.attempt, now=now)
-            await fall_back(ctx, session, row, now=now, reason=f"{claimed.channel.value} could not be sent")
+            await fail_over_or_fall_back(
+                ctx,
+                session,
+                row,
+                now=now,
+                reason=f"{claimed.channel.value} could not be sent",
+                failed_at=failed_at,
+            )
     announce(ctx, row)
 
 

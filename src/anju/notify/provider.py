@@ -33,6 +33,10 @@ class Outgoing:
     recipient: str | None = None
     #: Household, address, rule, severity, time; None for a row without an incident.
     facts: AlertFacts | None = None
+    #: The phone provider named for this row (its contact's or household's, or a failover's own).
+    route: str | None = None
+    #: A failover: it goes through ``route`` or fails, never through a third attempt elsewhere.
+    pinned: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,8 +97,11 @@ class Notifier:
     extra: list[PhoneProvider | ChatProvider] = field(default_factory=list)
 
     def describe(self) -> str:
-        parts = [f"sms/voice: {self.phone.name if self.phone else 'none'}"]
-        parts.append(f"dingtalk: {self.chat.name if self.chat else 'none'}")
+        phones = getattr(self.phone, "providers", None)
+        phone = "+".join(phones) if phones else (self.phone.name if self.phone else "none")
+        chats = getattr(self.chat, "robots", None)
+        chat = "+".join(c.name for c in chats) if chats else (self.chat.name if self.chat else "none")
+        parts = [f"sms/voice: {phone}", f"dingtalk: {chat}"]
         return ", ".join(parts)
 
     async def aclose(self) -> None:

@@ -318,7 +318,9 @@ async def apply_report(
     elif status in FAILURES:
         row.next_attempt_at = None
         row.last_error = f"{status.value}" + (f" (provider error {error})" if error else "")
-        await fall_back(ctx, session, row, now=now, reason=f"{row.channel} {status.value}")
+        from anju.notify.failover import fail_over_or_fall_back  # failover imports this module
+
+        await fail_over_or_fall_back(ctx, session, row, now=now, reason=f"{row.channel} {status.value}")
     await session.flush()
     announce_after_commit(ctx, session, row)
     return row
@@ -334,7 +336,9 @@ async def expire_overdue(ctx: Context, session: AsyncSession, row_id: int, *, no
     row.next_attempt_at = None
     row.last_error = f"no delivery report by the deadline (last status {row.status})"
     count(ctx, row.channel, "report_timeout")
-    await fall_back(ctx, session, row, now=now, reason=f"{row.channel} not confirmed in time")
+    from anju.notify.failover import fail_over_or_fall_back  # failover imports this module
+
+    await fail_over_or_fall_back(ctx, session, row, now=now, reason=f"{row.channel} not confirmed in time")
     await session.flush()
     announce_after_commit(ctx, session, row)
     return True

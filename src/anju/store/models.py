@@ -71,6 +71,8 @@ class Household(Base):
     #: True while a PIR or door sensor of the home is offline: detection is weaker.
     monitoring_degraded: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The phone provider for this home's SMS and calls (a name in the provider table); None: by number.
+    phone_provider: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -109,6 +111,8 @@ class Contact(Base):
     phone: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: The phone provider for this contact, before the household's; None: the household's, or by number.
+    phone_provider: Mapped[str | None] = mapped_column(String(32))
 
     household: Mapped[Household] = relationship(back_populates="contacts")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anju.notify.providers import dingtalk, log, twilio
+from anju.notify.providers import aliyun, dingtalk, log, twilio
 from anju.notify.providers.base import BuildArgs, Capability, ProviderSettings, ProviderSpec
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
     twilio.SPEC,
+    aliyun.SPEC,
     dingtalk.SPEC,
     log.SPEC,
 )
