@@ -215,6 +215,6 @@ async def test_every_route_of_these_routers_has_a_role_case() -> None:
     }
     assert len(routes) == 16
     # Logout revokes the token it is called with (this module shares its tokens): every role's case
-    # is in tests/test_api_hostile_http.py.
+    # is in tests/api/test_hostile_http.py.
     routes.discard(("POST", "/api/v1/auth/logout"))
     assert routes <= covered, f"routes without a role case: {sorted(routes - covered)}"

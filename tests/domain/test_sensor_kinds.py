@@ -66,7 +66,7 @@ def ev(e: Engine, device: str, kind: DeviceKind, event: EventName, at: datetime)
     return e.advance(at) + e.observe(obs)
 
 
-# A door's events are signs of life too, but they may begin an outing (test_engine_rules covers it).
+# A door's events are signs of life too, but they may begin an outing (tests/engine/test_rules.py covers it).
 @pytest.mark.parametrize(("kind", "event"), [s for s in SIGNS if s[0] is not DeviceKind.DOOR])
 def test_a_sign_of_life_of_any_kind_restarts_the_silence(kind: DeviceKind, event: EventName) -> None:
     e = engine(kind)

@@ -4,13 +4,13 @@
 Mosquitto at 127.0.0.1:1883. The profiles are the shipped ones with every topic under a per-run
 namespace (``t/fuzz-<run>/anju/v1/...``), so parallel runs and other tests on the same broker never
 see each other's messages. Three publishers send, QoS 1, at least 20,000 hostile messages
-(``tests/hostile.py``) interleaved with valid events of known ``seq``. Then: no stall, every valid
+(``tests/e2e/hostile.py``) interleaved with valid events of known ``seq``. Then: no stall, every valid
 event stored once and handed to the rules, every hostile message exactly one dead letter (matched by
 topic, first bytes and size) or, from a device nobody registered, one count in the unknown-devices
 list as the contract says; the service still up and ready, no incident raised by any of it, and a
 button press an open incident within 2 s.
 
-Reproduce the figures in docs/operations.md: ``python3 -m pytest -q -s tests/test_alarm_path_fuzz.py``
+Reproduce the figures in docs/operations.md: ``python3 -m pytest -q -s tests/e2e/test_hostile_mqtt_fuzz.py``
 (``ANJU_FUZZ_SEED`` changes the seed, ``ANJU_FUZZ_HOSTILE`` raises the count).
 """
 

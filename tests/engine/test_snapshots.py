@@ -1,5 +1,5 @@
 """Engine snapshots: the version 3 form that databases in the field hold (written by the engine before
-the rules became modules, ``tests/data/engine_snapshots_v3.json``) restores and goes on exactly as
+the rules became modules, ``tests/engine/data/engine_snapshots_v3.json``) restores and goes on exactly as
 that engine went on; the current form round-trips."""
 
 from __future__ import annotations

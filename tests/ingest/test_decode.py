@@ -314,7 +314,7 @@ def test_observation_carries_event_time_and_household() -> None:
 
 
 def test_a_field_given_twice_is_a_dead_letter_whichever_copy_a_parser_would_keep() -> None:
-    # Found by tests/test_alarm_path_fuzz.py: json.loads kept the last copy, so a press could hide
+    # Found by tests/e2e/test_hostile_mqtt_fuzz.py: json.loads kept the last copy, so a press could hide
     # behind a harmless first "event" that another reader (a gateway, an audit tool) would believe.
     body = '{"seq":3,"ts":1795900931250,"type":"button","event":"tamper","event":"press"}'
     assert reason("anju/v1/btn-0001/event", body) == (

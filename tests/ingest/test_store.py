@@ -111,7 +111,7 @@ async def test_dead_letters_and_unknown_devices_are_kept_with_counts(ctx: Contex
 async def test_a_press_stamped_at_the_first_or_last_instant_is_new_once_and_reads_back_the_same(
     ctx: Context, ts: datetime
 ) -> None:
-    # Found by tests/test_alarm_path_fuzz.py: asyncpg stores these instants as -infinity/infinity
+    # Found by tests/e2e/test_hostile_mqtt_fuzz.py: asyncpg stores these instants as -infinity/infinity
     # and RETURNING gave them back naive, so the press was stored but counted as a redelivery and
     # never reached the rules (a gateway without a clock sends Go's zero time, 0001-01-01T00:00:00Z).
     await register(ctx.db, "h-s", [("btn-edge", DeviceKind.BUTTON)])
