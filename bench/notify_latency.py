@@ -1,6 +1,6 @@
 """Notification latency: alarm button → Twilio request, and `undelivered` report → fallback call.
 
-Two ways in, timed to each request's arrival at the local Twilio fake (tests/twilio_fake.py):
+Two ways in, timed to each request's arrival at the local Twilio fake (tests/support/twilio_fake.py):
 
 - **direct**: the real dispatch (``raise_findings`` with the shipped escalation policy, as the
   runtime does on a stored button event) and the real outbox worker (``outbox_loop``, woken by the
@@ -44,18 +44,6 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.twilio_fake import (  # noqa: E402
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    PUBLIC_URL,
-    Created,
-    TwilioFake,
-    harness,
-    press_button,
-    twilio_settings,
-)
-
 from anju.clock import RealClock, isoformat  # noqa: E402
 from anju.config import Settings, load_settings  # noqa: E402
 from anju.context import Context  # noqa: E402
@@ -69,6 +57,17 @@ from anju.runtime import MqttTarget, Service  # noqa: E402
 from anju.store.db import transaction  # noqa: E402
 from anju.store.migrate import upgrade  # noqa: E402
 from anju.store.models import Contact, Device, Household, Incident  # noqa: E402
+from tests.support.twilio_fake import (  # noqa: E402
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    PUBLIC_URL,
+    Created,
+    TwilioFake,
+    harness,
+    press_button,
+    twilio_settings,
+)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECRET = "bench-secret-0123456789abcdef"

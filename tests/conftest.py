@@ -1,11 +1,10 @@
-"""Shared fixtures: real SQLite and PostgreSQL databases, the real Mosquitto, a context."""
+"""Fixtures every domain shares: real SQLite and PostgreSQL databases, the real Mosquitto, contexts."""
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,14 +12,9 @@ import asyncpg
 import pytest
 
 from anju.clock import SimClock
-from anju.config import Settings, load_settings
 from anju.context import Context
 from anju.store.migrate import upgrade
-
-PG_ADMIN_DSN = os.environ.get("ANJU_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-MQTT_HOST = os.environ.get("ANJU_TEST_MQTT_HOST", "127.0.0.1")
-MQTT_PORT = int(os.environ.get("ANJU_TEST_MQTT_PORT", "1883"))
-TEST_SECRET = "test-secret-key-0123456789abcdef"
+from tests.support.settings import MQTT_HOST, MQTT_PORT, PG_ADMIN_DSN, make_settings
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -102,10 +96,6 @@ def sim_clock() -> SimClock:
     return SimClock(datetime(2026, 11, 29, 0, 0, tzinfo=UTC))
 
 
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    return load_settings(database_url=database_url, secret_key=TEST_SECRET, **overrides)
-
-
 @pytest.fixture
 async def ctx(db_url: str) -> AsyncIterator[Context]:
     """A context on a migrated database (both backends), with the real clock."""
@@ -117,5 +107,10 @@ async def ctx(db_url: str) -> AsyncIterator[Context]:
 
 
 @pytest.fixture
-def unique_id() -> Iterator[str]:
-    yield uuid.uuid4().hex[:10]
+async def dctx(db_url: str, sim_clock: SimClock) -> AsyncIterator[Context]:
+    """A context on a migrated database (both backends) whose clock the test moves (dispatch, audit)."""
+    ctx = Context.create(make_settings(db_url), clock=sim_clock)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()

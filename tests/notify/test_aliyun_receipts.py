@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.notify.aliyun_fake import Request
-from tests.notify.aliyun_helpers import Both, both_providers
-from tests.twilio_fake import page, press_button, row, rows, seed_household
 
 from anju.domain import Channel, IncidentState, NotificationStatus
 from anju.notify import deliver_due
 from anju.store.models import Contact, Incident
+from tests.support.aliyun import Both, both_providers
+from tests.support.aliyun_fake import Request
+from tests.support.twilio_fake import page, press_button, row, rows, seed_household
 
 
 @pytest.fixture

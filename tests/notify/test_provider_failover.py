@@ -6,10 +6,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from tests.notify.aliyun_fake import Fault
-from tests.notify.aliyun_helpers import Both, both_providers
-from tests.twilio_fake import Fault as TwilioFault
-from tests.twilio_fake import page, press_button, row, rows, seed_household
 
 from anju.clock import SimClock
 from anju.domain import Channel, NotificationStatus
@@ -17,6 +13,10 @@ from anju.notify import deliver_due
 from anju.notify.routing import PhoneRouter
 from anju.store.db import transaction
 from anju.store.models import Contact, Household
+from tests.support.aliyun import Both, both_providers
+from tests.support.aliyun_fake import Fault
+from tests.support.twilio_fake import Fault as TwilioFault
+from tests.support.twilio_fake import page, press_button, row, rows, seed_household
 
 
 @pytest.fixture

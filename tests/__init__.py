@@ -1,0 +1,1 @@
+"""The test suite, one package per domain; shared helpers in tests.support."""

@@ -1,1 +1,0 @@
-"""Helpers for the console's browser tests: a live server, Chromium, seeded data."""

@@ -1,0 +1,1 @@
+"""The bottom floor: the sensor-kind table and the vocabulary."""

@@ -1,0 +1,1 @@
+"""The rule engine: rules, learning, places, snapshots, replay."""

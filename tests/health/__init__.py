@@ -1,0 +1,1 @@
+"""Health: liveness, readiness, metrics, the supervisor's incident, the Prometheus rules."""

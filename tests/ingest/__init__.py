@@ -1,0 +1,1 @@
+"""Ingest: decoding, batch storage, the MQTT link and brokers, device profiles."""

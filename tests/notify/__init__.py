@@ -1,0 +1,1 @@
+"""Notify: the outbox, providers, templates, Twilio webhooks and Prism."""

@@ -1,0 +1,1 @@
+"""The hardware simulator, offline and live."""

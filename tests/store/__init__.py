@@ -1,0 +1,1 @@
+"""Storage: the Alembic migrations on both databases."""

@@ -1,0 +1,1 @@
+"""Helpers several domains use: settings, API clients, dispatch data, MQTT, the Twilio fake, the browser."""
