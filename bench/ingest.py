@@ -228,7 +228,7 @@ async def run_ingestor(
     started = time.perf_counter()
     await ingestor.start()
     try:
-        await asyncio.wait_for(ingestor.connected.wait(), 10)
+        await asyncio.wait_for(ingestor.connected.wait(), 60)  # a loaded machine connects slowly
         if expected is None:
             return 0.0, 0
         while ingestor.stats.committed < expected:
