@@ -149,6 +149,11 @@
       last.textContent = row.outcome ? T("outcome." + row.outcome) : "";
     }
     if (assignable(row)) last.appendChild(actionButton("assign-me secondary", "queue.assign_me", () => assignToMe(row.id)));
+    // Phones show rows as cards: the age, deadline and owner cells carry their column's name.
+    const heads = tr.ownerDocument.querySelectorAll("#" + (live ? "queue-active" : "queue-closing") + " thead th");
+    tr.querySelectorAll("td").forEach((td, i) => {
+      if (i >= 4 && i <= 6 && heads[i]) { td.dataset.label = heads[i].textContent; td.classList.add("labelled"); }
+    });
     tr.addEventListener("click", (e) => {
       if (e.target.closest("a,button")) return;
       selected = row.id;

@@ -81,7 +81,7 @@ const AnjuTriage = (() => {
     }
   }
 
-  /** Rows in groups: [[label, rows]]; one unnamed group when not grouping. */
+  /** Rows in groups: [[label, rows]], the group of the most urgent row first; one group when not grouping. */
   function groups(rows, view) {
     const depth = LEVELS[view.group];
     if (!depth) return [["", rows]];
@@ -91,7 +91,7 @@ const AnjuTriage = (() => {
       if (!byKey.has(key)) byKey.set(key, []);
       byKey.get(key).push(row);
     }
-    return [...byKey.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+    return [...byKey.entries()];
   }
 
   /** Every area prefix (district, district › town, …) the rows name, for the area filter. */
