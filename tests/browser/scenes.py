@@ -78,10 +78,12 @@ async def move(
         )
 
 
-async def sign_in(page: Page, username: str, *, lang: str = "zh-CN", start: str = "/") -> None:
+async def sign_in(
+    page: Page, username: str, *, lang: str = "zh-CN", start: str = "/", password: str = PASSWORD
+) -> None:
     await page.goto(f"/login?lang={lang}")
     await page.fill("#username", username)
-    await page.fill("#password", PASSWORD)
+    await page.fill("#password", password)
     await page.click("button[type=submit]")
     await expect(page).not_to_have_url(re.compile(r"/login"))
     if start != "/":
