@@ -59,7 +59,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "shortcut.open": ("打开选中事件", "open the selected incident"),
     "shortcut.ack": ("确认接警（选中事件）", "acknowledge the selected incident"),
     "shortcut.sound": ("开启 / 关闭提示音", "sound on / off"),
-    "shortcut.search": ("搜索住户", "search households"),
+    "shortcut.search": ("搜索队列", "search the queue"),
     "shortcut.help": ("显示 / 隐藏快捷键", "show / hide shortcuts"),
     "shortcut.incident_page": (
         "事件页：每个按钮上标有快捷键；Esc 返回队列。",
