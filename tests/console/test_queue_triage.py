@@ -102,6 +102,9 @@ async def test_unacknowledged_incidents_escalate_in_colour_and_position_and_filt
     assert colours != "rgba(0, 0, 0, 0)"
     await shoot(page, "triage-01-queue-zh")
 
+    await page.keyboard.press("/")
+    await expect(page.locator("#f-q")).to_be_focused()
+    await page.locator("#f-q").blur()
     await page.select_option("#f-severity", "high")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_have_attribute("data-id", str(ids["fresh"]))

@@ -46,12 +46,6 @@ JS_PREFIXES = (
     "common.",
     "error.",
     "health.",
-    "channel.",
-    "nstatus.",
-    "location.",
-    "area.",
-    "handover.",
-    "follow.",
 )
 
 
