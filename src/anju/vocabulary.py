@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from anju.domain import DeviceKind, EventName, Rule, Severity
+from anju.domain import Channel, DeviceKind, EventName, Rule, Severity
 
 
 class Label(NamedTuple):
@@ -74,6 +74,18 @@ ROOMS: Mapping[str, Label] = {
     "entrance": Label("门口", "entrance"),
     "other": Label("其他位置", "elsewhere"),
     "unknown": Label("未知", "unknown"),
+    # Rooms installers and the simulator's layouts name that the engine counts as "other" or "living".
+    "hallway": Label("走廊", "hallway"),
+    "second_bedroom": Label("次卧", "second bedroom"),
+}
+
+#: Other spellings of a room (a device's ``location`` as installed) -> its row in ``ROOMS``.
+ROOM_ALIASES: Mapping[str, str] = {
+    "living_room": "living",
+    "bed_room": "bedroom",
+    "master_bedroom": "bedroom",
+    "front_door": "entrance",
+    "hall": "hallway",
 }
 
 #: The escalation steps of ``rules/escalation.toml`` and the fallback policy.
@@ -95,6 +107,21 @@ CHECKS: Mapping[str, Label] = {
     "service": Label("无法连接安居服务", "the Anju service does not answer"),
 }
 
+#: The channels a notification goes out on (``anju.domain.Channel``).
+CHANNELS: Mapping[str, Label] = {
+    Channel.SMS: Label("短信", "SMS"),
+    Channel.VOICE: Label("语音电话", "voice call"),
+    Channel.DINGTALK: Label("钉钉", "DingTalk"),
+    Channel.CONSOLE: Label("值班台", "console"),
+}
+
+#: A device's state as the console shows it; "never" is a device registered that has not reported yet.
+DEVICE_STATUSES: Mapping[str, Label] = {
+    "online": Label("在线", "online"),
+    "offline": Label("离线", "offline"),
+    "never": Label("从未上报", "never reported"),
+}
+
 #: Each table under the prefix the console catalog knows it by (``rule.door_left_open``).
 TABLES: Mapping[str, Mapping[str, Label]] = {
     "rule": RULES,
@@ -104,6 +131,8 @@ TABLES: Mapping[str, Mapping[str, Label]] = {
     "location": ROOMS,
     "step": STEPS,
     "health.check": CHECKS,
+    "channel": CHANNELS,
+    "device": DEVICE_STATUSES,
 }
 
 
@@ -126,6 +155,28 @@ def rule_word(rule: str, language: str | None) -> str:
 
 def severity_word(severity: str, language: str | None) -> str:
     return word(SEVERITIES, severity, language)
+
+
+def room_word(location: str, language: str | None) -> str:
+    """A room (``living_room``, ``bedroom``) in words; free text an installer typed (卧室床头) as-is."""
+    key = location.strip().lower().replace("-", "_").replace(" ", "_")
+    return word(ROOMS, ROOM_ALIASES.get(key, key), language) if key else location
+
+
+def step_word(name: str, language: str | None) -> str:
+    """An escalation step as the timeline names it: ``call_contacts#2`` is the second contact's call,
+    ``…:unreachable`` the record that a target had no number."""
+    base, _, suffix = name.partition(":")
+    step, _, nth = base.partition("#")
+    text = word(STEPS, step, language)
+    chinese = is_chinese(language)
+    if nth.isdigit():
+        text += f"（第 {nth} 位）" if chinese else f" (contact {nth})"
+    if suffix == "unreachable":
+        text += "：无法联系" if chinese else ": unreachable"
+    elif suffix:
+        text += f":{suffix}"
+    return text
 
 
 def catalog() -> dict[str, tuple[str, str]]:

@@ -11,11 +11,21 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from anju import vocabulary
 from anju.clock import isoformat
-from anju.console.i18n import LANG_COOKIE, js_catalog, normalize, pick_language, translate, translate_or
+from anju.console.i18n import (
+    CATALOG,
+    LANG_COOKIE,
+    js_catalog,
+    normalize,
+    pick_language,
+    translate,
+    translate_or,
+)
+from anju.console.queries import device_status
 from anju.context import Context
-from anju.domain import Role
-from anju.store.models import User
+from anju.domain import NotificationStatus, Role
+from anju.store.models import Device, User
 from anju.web.deps import get_context
 from anju.web.session import REPORT_ROLES, STAFF_ROLES, user_from_request
 
@@ -28,8 +38,9 @@ EVIDENCE_VOCABULARY = {
     "type": "kind",
     "rule": "rule",
     "severity": "severity",
-    "last_location": "location",
 }
+#: Evidence keys whose values are rooms (``living_room``) or an installer's free text.
+EVIDENCE_ROOMS = frozenset({"location", "last_location"})
 
 env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), autoescape=select_autoescape(["html"]))
 
@@ -55,7 +66,20 @@ class Page:
         """Vocabulary values of an alert's evidence (``event: press``) in words; numbers and ids as-is."""
         if key in EVIDENCE_VOCABULARY and isinstance(value, str):
             return translate_or(self.lang, EVIDENCE_VOCABULARY[key], value)
+        if key in EVIDENCE_ROOMS and isinstance(value, str):
+            return vocabulary.room_word(value, self.lang)
         return value
+
+    def delivery(self, channel: str, status: str) -> str:
+        """A notification's status; "not sent" names the channel whose provider is missing."""
+        if status == NotificationStatus.NOT_SENT.value:
+            key = f"nstatus.not_sent.{channel}"
+            return translate(self.lang, key if key in CATALOG else "nstatus.not_sent")
+        return translate_or(self.lang, "nstatus", status)
+
+    def device_status(self, device: Device) -> str:
+        """``online``, ``offline`` or ``never`` (registered, not a message yet): a catalog ``device.`` key."""
+        return device_status(device, self.ctx.clock.now())
 
     def lang_url(self, lang: str) -> str:
         params = dict(self.request.query_params)
@@ -76,7 +100,10 @@ class Page:
             "t_evidence_value": self.evidence_value,
             "t_actor": lambda v: translate_or(self.lang, "actor", v),
             "t_or": lambda prefix, v: translate_or(self.lang, prefix, v),
-            "t_step": lambda v: translate_or(self.lang, "step", v),
+            "t_step": lambda v: vocabulary.step_word(v or "", self.lang),
+            "t_room": lambda v: vocabulary.room_word(v or "", self.lang),
+            "t_delivery": self.delivery,
+            "device_status": self.device_status,
             "fmt_time": self.fmt_time,
             "iso": isoformat,
             "lang_url": self.lang_url,

@@ -31,6 +31,8 @@ from anju.store.models import (
 #: Resolved incidents still need a follow-up or a closing decision: the queue lists them apart.
 CLOSING_STATES = frozenset({IncidentState.RESOLVED, IncidentState.FOLLOW_UP})
 QUEUE_STATES = ACTIVE_STATES | CLOSING_STATES
+#: The queue's states in loop order (its state filter).
+QUEUE_ORDER = tuple(s for s in IncidentState if s in QUEUE_STATES)
 LOW_BATTERY_PERCENT = 20
 #: Hours of sensor events shown before an incident (the page and the responder's phone page).
 INCIDENT_EVENT_HOURS = 6
@@ -278,9 +280,17 @@ def is_offline(device: Device, now: datetime) -> bool:
     return False
 
 
+def device_status(device: Device, now: datetime) -> str:
+    """``never`` until a device's first message (it may not be switched on), then online or offline."""
+    if device.last_seen_at is None and device.last_heartbeat_at is None:
+        return "never"
+    return "offline" if is_offline(device, now) else "online"
+
+
 async def device_work_list(session: AsyncSession, *, now: datetime, dead_limit: int = 200) -> DeviceWorkList:
     devices = (await session.scalars(select(Device).order_by(Device.household_id, Device.id))).all()
-    offline = [d for d in devices if is_offline(d, now)]
+    # A device that never reported belongs on the installers' list as much as one that went quiet.
+    offline = [d for d in devices if device_status(d, now) != "online"]
     low = sorted(
         (d for d in devices if d.battery is not None and d.battery < LOW_BATTERY_PERCENT),
         key=lambda d: (d.battery or 0, d.id),

@@ -22,6 +22,7 @@ from anju.config import DEMO_SECRET, Settings, load_settings
 from anju.context import Context
 from anju.domain import Role
 from anju.errors import ConfigError
+from anju.runtime.demo_tasks import seed_responder_task
 from anju.runtime.service import MqttTarget, Service, ensure_port_free
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
@@ -114,6 +115,7 @@ async def _demo(opts: DemoOptions) -> None:
         async with transaction(ctx.db) as session:
             added = await register_fleet(session, fleet, clock.now())
         await seed_users(ctx)
+        await seed_responder_task(ctx)
         mqtt_url = f"mqtt://127.0.0.1:{opts.mqtt_port}"
         service = Service(
             ctx,

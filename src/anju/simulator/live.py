@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import Clock, RealClock, SimClock
+from anju.simulator.areas import area_of
 from anju.simulator.catalog import Scenario, load_scenario
 from anju.simulator.devices import DeviceLayer
 from anju.simulator.fleet import Fleet, SimHousehold
@@ -80,7 +81,7 @@ async def register_fleet(session: AsyncSession, fleet: Fleet, now: datetime) -> 
                 name=h.name,
                 now=now,
                 address=f"模拟小区 {n // 100 + 1} 栋 {n % 100 + 1:02d} 室 / Simulated estate {n // 100 + 1}",
-                area=f"sim-{(h.index % 12) + 1:02d}",
+                area=area_of(h.index),
                 timezone=h.timezone,
                 notes=f"simulated ({h.persona.name}, {h.layout.name}, {h.protocol})",
                 residents=[service.ResidentData(name=_resident_name(h), birth_year=1936 + h.index % 20)],

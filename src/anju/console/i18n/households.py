@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from anju import vocabulary
-
 #: key -> (zh-CN, English), as in ``anju.console.i18n.CATALOG``.
 ENTRIES: dict[str, tuple[str, str]] = {
     # households
@@ -42,15 +40,12 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "heatmap.cell": ("{date} {hour}时：{count} 次", "{date} {hour}:00 — {count} events"),
     "heatmap.hours": ("时", "h"),
     # devices
-    "device.never": ("从未上报", "never"),
-    "device.online": ("在线", "online"),
-    "device.offline": vocabulary.EVENTS["offline"],
     "devices.title": ("设备维护清单", "Installers' work list"),
     "devices.subtitle": (
         "离线、低电量、未登记的设备和无法解析的消息。",
         "Offline, low-battery and unknown devices, and messages that could not be read.",
     ),
-    "devices.offline": ("离线设备", "Offline devices"),
+    "devices.offline": ("离线或从未上报的设备", "Offline or never-reported devices"),
     "devices.none_offline": ("没有离线设备。", "No device is offline."),
     "devices.low_battery": ("低电量（低于 {threshold}%）", "Low battery (under {threshold}%)"),
     "devices.none_low": ("没有低电量设备。", "No battery is low."),

@@ -1,4 +1,5 @@
-/* The live queue: snapshot + Server-Sent Events, severity-then-age order, chime and notification. */
+/* The live queue: snapshot + Server-Sent Events, triage (AnjuTriage: filters, search, sort, area
+   groups, the 60 s / 180 s acknowledgement marks), assign to me, chime and notification. */
 "use strict";
 
 (() => {
@@ -9,6 +10,9 @@
   const rows = new Map(); // id -> row
   let loaded = false; // the first snapshot is not "new"
   let selected = null; // id of the selected incident
+  const view = AnjuTriage.readView(window.location.search);
+  const marks = config.ack_marks;
+  let tiers = ""; // the acknowledgement tiers at the last render: a change re-sorts the queue
   const statusEl = document.getElementById("live-status");
   const alertsState = document.getElementById("alerts-state");
 
@@ -19,8 +23,9 @@
     statusEl.textContent = T(key);
   }
 
-  function order(a, b) {
-    return b.severity_rank - a.severity_rank || a.opened_at.localeCompare(b.opened_at) || a.id - b.id;
+  function tierSignature(list) {
+    const nowMs = Anju.now();
+    return list.map((r) => r.id + ":" + AnjuTriage.ackTier(r, nowMs, marks)).join(",");
   }
 
   function cell(tr, content, cls) {
@@ -54,11 +59,18 @@
   }
 
   function render() {
-    const all = [...rows.values()].sort(order);
+    const nowMs = Anju.now();
+    const everything = [...rows.values()];
+    tiers = tierSignature(everything);
+    refreshChoices(everything);
+    const all = everything.filter((r) => AnjuTriage.matches(r, view, config.user_id))
+      .sort(AnjuTriage.comparator(view, nowMs, marks));
     const active = all.filter((r) => ACTIVE.has(r.state));
     const closing = all.filter((r) => CLOSING.has(r.state));
     fill("queue-active", active, true);
     fill("queue-closing", closing, false);
+    const shown = document.getElementById("shown-count");
+    shown.textContent = all.length === everything.length ? "" : T("queue.shown", { shown: all.length, total: everything.length });
     document.getElementById("active-count").textContent = active.length;
     document.getElementById("closing-count").textContent = closing.length;
     document.getElementById("queue-empty").hidden = active.length > 0;
@@ -72,46 +84,121 @@
   function fill(tableId, list, live) {
     const tbody = document.querySelector("#" + tableId + " tbody");
     tbody.replaceChildren();
-    for (const row of list) {
-      const tr = document.createElement("tr");
-      tr.dataset.id = row.id;
-      tr.dataset.state = row.state;
-      tr.dataset.severity = row.severity;
-      tr.className = "sev-row sev-row-" + row.severity + (row.state === "open" ? " unacked" : "");
-      cell(tr, badge("sev sev-" + row.severity, T("severity." + row.severity)));
-      cell(tr, householdCell(row));
-      cell(tr, T("rule." + row.rule));
-      cell(tr, badge("state state-" + row.state, T("state." + row.state)));
-      const age = cell(tr, "", "age");
-      age.dataset.since = row.opened_at;
-      if (live) {
-        const next = cell(tr, "", "countdown");
-        // Escalation steps fire only while nobody has acknowledged.
-        if (row.state === "open" && row.next_escalation_at) next.dataset.deadline = row.next_escalation_at;
-        else next.textContent = T("queue.not_scheduled");
-      } else {
-        cell(tr, "", "countdown").dataset.deadline = row.follow_up_due_at || "";
+    for (const [label, members] of AnjuTriage.groups(list, view)) {
+      if (view.group !== "none") {
+        const head = document.createElement("tr");
+        head.className = "group-row";
+        const th = document.createElement("th");
+        th.colSpan = 8;
+        th.textContent = (label || T("queue.no_area")) + " · " + members.length;
+        head.appendChild(th);
+        tbody.appendChild(head);
       }
-      cell(tr, row.owner_name || T("common.nobody"));
-      const last = cell(tr, "");
-      if (live && row.state === "open" && config.can_act) {
-        const ack = document.createElement("button");
-        ack.type = "button";
-        ack.className = "ack primary small-button";
-        ack.textContent = T("action.acknowledged");
-        ack.addEventListener("click", (e) => { e.stopPropagation(); acknowledge(row.id); });
-        last.appendChild(ack);
-      } else if (!live) {
-        last.textContent = row.outcome ? T("outcome." + row.outcome) : "";
-      }
-      tr.addEventListener("click", (e) => {
-        if (e.target.closest("a,button")) return;
-        selected = row.id;
-        highlight();
-      });
-      tr.addEventListener("dblclick", () => { window.location.href = "/incidents/" + row.id; });
-      tbody.appendChild(tr);
+      for (const row of members) tbody.appendChild(rowElement(row, live));
     }
+  }
+
+  function assignable(row) {
+    // Open incidents are taken by acknowledging; later ones by taking the ownership over.
+    if (!config.can_assign || row.state === "open" || row.owner_id === config.user_id) return false;
+    return row.owner_id == null || config.is_admin;
+  }
+
+  function actionButton(cls, key, onClick) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = cls + " small-button";
+    button.textContent = T(key);
+    button.addEventListener("click", (e) => { e.stopPropagation(); onClick(); });
+    return button;
+  }
+
+  function rowElement(row, live) {
+    const tier = AnjuTriage.ackTier(row, Anju.now(), marks);
+    const tr = document.createElement("tr");
+    tr.dataset.id = row.id;
+    tr.dataset.state = row.state;
+    tr.dataset.severity = row.severity;
+    tr.dataset.ack = tier;
+    tr.className = "sev-row sev-row-" + row.severity + (row.state === "open" ? " unacked ack-" + tier : "");
+    cell(tr, badge("sev sev-" + row.severity, T("severity." + row.severity)));
+    cell(tr, householdCell(row));
+    cell(tr, T("rule." + row.rule));
+    cell(tr, badge("state state-" + row.state, T("state." + row.state)));
+    const ageCell = cell(tr, "", "age-cell");
+    const age = document.createElement("span");
+    age.className = "age";
+    age.dataset.since = row.opened_at;
+    ageCell.appendChild(age);
+    if (tier === "late" || tier === "overdue") {
+      ageCell.appendChild(badge("ack-chip ack-" + tier, tier === "late" ? T("queue.ack_late") : T("queue.ack_overdue")));
+    }
+    if (live) {
+      const next = cell(tr, "", "countdown");
+      // Escalation steps fire only while nobody has acknowledged.
+      if (row.state === "open" && row.next_escalation_at) next.dataset.deadline = row.next_escalation_at;
+      else next.textContent = T("queue.not_scheduled");
+    } else {
+      cell(tr, "", "countdown").dataset.deadline = row.follow_up_due_at || "";
+    }
+    cell(tr, row.owner_name || T("common.nobody"));
+    const last = cell(tr, "", "row-actions");
+    if (live && row.state === "open" && config.can_act) {
+      last.appendChild(actionButton("ack primary", "action.acknowledged", () => acknowledge(row.id)));
+    } else if (!live) {
+      last.textContent = row.outcome ? T("outcome." + row.outcome) : "";
+    }
+    if (assignable(row)) last.appendChild(actionButton("assign-me secondary", "queue.assign_me", () => assignToMe(row.id)));
+    // Phones show rows as cards: the age, deadline and owner cells carry their column's name.
+    const heads = tr.ownerDocument.querySelectorAll("#" + (live ? "queue-active" : "queue-closing") + " thead th");
+    tr.querySelectorAll("td").forEach((td, i) => {
+      if (i >= 4 && i <= 6 && heads[i]) { td.dataset.label = heads[i].textContent; td.classList.add("labelled"); }
+    });
+    tr.addEventListener("click", (e) => {
+      if (e.target.closest("a,button")) return;
+      selected = row.id;
+      highlight();
+    });
+    tr.addEventListener("dblclick", () => { window.location.href = "/incidents/" + row.id; });
+    return tr;
+  }
+
+  function refreshChoices(all) {
+    fillChoices("f-area", AnjuTriage.areaChoices(all).map((a) => [a, a]));
+    const owners = new Map();
+    for (const r of all) if (r.owner_id != null && r.owner_id !== config.user_id) owners.set(String(r.owner_id), r.owner_name);
+    fillChoices("f-owner", [...owners.entries()].sort((a, b) => String(a[1]).localeCompare(String(b[1]))), 3);
+  }
+
+  /** The options after the fixed first ``keep`` ones, rebuilt; the view's value stays chosen. */
+  function fillChoices(id, pairs, keep = 1) {
+    const select = document.getElementById(id);
+    const field = id.slice(2);
+    while (select.options.length > keep) select.remove(keep);
+    const values = new Set(pairs.map((p) => p[0]));
+    if (view[field] && !values.has(view[field]) && select.querySelector("option[value='" + CSS.escape(view[field]) + "']") === null) {
+      pairs.push([view[field], view[field]]);
+    }
+    for (const [value, text] of pairs) select.add(new Option(text, value));
+    select.value = view[field] || "";
+  }
+
+  function bindTriage() {
+    for (const field of AnjuTriage.FIELDS) {
+      const el = document.getElementById("f-" + field);
+      el.value = view[field];
+      el.addEventListener(field === "q" ? "input" : "change", () => {
+        view[field] = el.value.trim();
+        AnjuTriage.writeView(view);
+        render();
+      });
+    }
+    document.getElementById("f-clear").addEventListener("click", () => {
+      Object.assign(view, AnjuTriage.readView(""));
+      for (const field of AnjuTriage.FIELDS) document.getElementById("f-" + field).value = view[field];
+      AnjuTriage.writeView(view);
+      render();
+    });
   }
 
   function highlight() {
@@ -164,6 +251,15 @@
     };
   }
 
+  async function assignToMe(id) {
+    const result = await Anju.api("POST", "/api/v1/incidents/" + id + "/owner", { user_id: config.user_id });
+    if (!result.ok) {
+      alertsState.textContent = Anju.problem(result);
+      alertsState.className = "flash flash-error";
+    }
+    await loadSnapshot();
+  }
+
   async function acknowledge(id) {
     const result = await Anju.api("POST", "/api/v1/incidents/" + id + "/transitions", { to: "acknowledged" });
     if (!result.ok) {
@@ -199,7 +295,7 @@
   helpButton.addEventListener("click", toggleHelp);
 
   function move(delta) {
-    const ids = [...document.querySelectorAll("#queue-active tbody tr, #queue-closing tbody tr")].map((tr) => Number(tr.dataset.id));
+    const ids = [...document.querySelectorAll("#queue-active tbody tr[data-id], #queue-closing tbody tr[data-id]")].map((tr) => Number(tr.dataset.id));
     if (!ids.length) return;
     const at = ids.indexOf(selected);
     selected = ids[Math.min(ids.length - 1, Math.max(0, at === -1 ? 0 : at + delta))];
@@ -227,7 +323,7 @@
         Anju.setSound(!Anju.soundOn());
         updateAlertsState();
         break;
-      case "/": e.preventDefault(); window.location.href = "/households"; break;
+      case "/": e.preventDefault(); document.getElementById("f-q").focus(); break;
       case "?": toggleHelp(); break;
       default: return;
     }
@@ -235,6 +331,10 @@
   });
 
 
+  // A row crossing the 60 s or 180 s mark changes colour and moves up: re-render when a tier changes.
+  setInterval(() => { if (loaded && tierSignature([...rows.values()]) !== tiers) render(); }, 1000);
+
+  bindTriage();
   updateAlertsState();
   connect();
 })();

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from anju.console import export
 from anju.console.responder import router as responder_router
-from anju.console.views import devices, households, incidents, reports, signin
+from anju.console.views import devices, households, incidents, reports, shift, signin
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
@@ -22,3 +23,5 @@ router.include_router(incidents.router)
 router.include_router(households.router)
 router.include_router(devices.router)
 router.include_router(reports.router)
+router.include_router(export.router)
+router.include_router(shift.router)

@@ -6,13 +6,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from anju import vocabulary
 from anju.clock import isoformat
 from anju.console import queries
 from anju.console.page import Page, signed_in_page
+from anju.console.responder import responder_actions
 from anju.dispatch import access
-from anju.dispatch.service import ResponderKind
-from anju.domain import IncidentState, Outcome, Role
-from anju.store.models import Incident
+from anju.dispatch.service import HANDLER_ROLES, ResponderKind
+from anju.dispatch.sla import ACK_TARGETS_S
+from anju.domain import IncidentState, Outcome, Role, Severity
+from anju.store.models import Household, Incident
 from anju.web.session import ACTING_ROLES, STAFF_ROLES
 
 INCIDENT_EVENT_HOURS = queries.INCIDENT_EVENT_HOURS
@@ -21,6 +24,9 @@ TRANSITION_ORDER = tuple(s.value for s in IncidentState if s is not IncidentStat
 TRANSITION_KEYS = {"acknowledged": "a", "dispatched": "d", "resolved": "x", "follow_up": "u", "closed": "c"}
 RESPONDER_KINDS = tuple(k.value for k in ResponderKind)
 HANDOVER_CLOSED_STATES = frozenset({IncidentState.OPEN.value, IncidentState.CLOSED.value})
+#: The queue's orders and area groupings (``?sort=`` and ``?group=``; triage.js reads them).
+QUEUE_SORTS = ("priority", "age", "newest", "severity", "area")
+QUEUE_GROUPINGS = ("none", "district", "town", "village")
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,26 +44,54 @@ async def queue_page(request: Request) -> Response:
         "stream_url": "/api/v1/stream",
         "can_act": page.user.role in ACTING_ROLES,
         "server_now": isoformat(page.ctx.clock.now()),
+        "user_id": page.user.id,
+        "can_assign": page.user.role in HANDLER_ROLES,
+        "is_admin": page.user.role == Role.ADMIN.value,
+        "ack_marks": list(ACK_TARGETS_S),
     }
-    return page.render("queue.html", title_key="title.queue", nav="queue", queue_config=config)
+    return page.render(
+        "queue.html",
+        title_key="title.queue",
+        nav="queue",
+        queue_config=config,
+        states=[s.value for s in queries.QUEUE_ORDER],
+        severities=[s.value for s in Severity],
+        rules=list(vocabulary.RULES),
+        sorts=QUEUE_SORTS,
+        groupings=QUEUE_GROUPINGS,
+        ack_marks=ACK_TARGETS_S,
+    )
 
 
 async def _my_incidents(page: Page) -> Response:
+    """The responder's tasks: what is dispatched to them (address, people to call, arrived/resolved)."""
     assert page.user is not None
-    incidents: list[Incident] = []
+    tasks: list[tuple[Incident, Household | None, list[str]]] = []
+    done: list[Incident] = []
     if page.user.contact_id is not None:
         async with page.ctx.db() as session:
-            incidents = list(
-                (
-                    await session.scalars(
-                        select(Incident)
-                        .where(Incident.responder_contact_id == page.user.contact_id)
-                        .order_by(Incident.opened_at.desc())
-                        .limit(50)
-                    )
-                ).all()
-            )
-    return page.render("my_incidents.html", title_key="title.my_incidents", nav="queue", incidents=incidents)
+            incidents = (
+                await session.scalars(
+                    select(Incident)
+                    .where(Incident.responder_contact_id == page.user.contact_id)
+                    .order_by(Incident.opened_at.desc())
+                    .limit(50)
+                )
+            ).all()
+            for inc in incidents:
+                if inc.state != IncidentState.DISPATCHED.value:
+                    done.append(inc)
+                    continue
+                home = await queries.household_with_people(session, inc.household_id)
+                tasks.append((inc, home, responder_actions(inc, page.user.contact_id)))
+    return page.render(
+        "my_incidents.html",
+        title_key="title.my_incidents",
+        nav="queue",
+        tasks=tasks,
+        done=done,
+        outcomes=[o.value for o in Outcome],
+    )
 
 
 @router.get("/incidents/{incident_id}")

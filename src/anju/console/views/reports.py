@@ -23,14 +23,29 @@ REPORT_ACK_TARGETS = tuple(zip(sla.ACK_TARGETS_S, (0.975, 0.99), strict=True))
 router = APIRouter(include_in_schema=False)
 
 
-def _parse_day(value: str | None) -> date | None:
+def _parse_day(value: str | None, bad: list[str]) -> date | None:
+    """The day ``value`` names; a value that is no date goes on ``bad`` (shown, never silently dropped)."""
+    if not value:
+        return None
     try:
-        return date.fromisoformat(value) if value else None
+        return date.fromisoformat(value)
     except ValueError:
+        bad.append(value[:40])
         return None
 
 
-def _fmt_duration(page: Page, seconds: float | None) -> str:
+def report_window(page: Page, request: Request) -> tuple[date, date, list[str]]:
+    """The report's first and last local day from ``since``/``until`` (default: the last 28 days)."""
+    bad: list[str] = []
+    today = page.ctx.clock.now().astimezone(page.ctx.settings.tz).date()
+    until_day = _parse_day(request.query_params.get("until"), bad) or today
+    since_day = _parse_day(request.query_params.get("since"), bad) or (until_day - timedelta(days=27))
+    if since_day > until_day:
+        since_day, until_day = until_day, since_day
+    return since_day, until_day, bad
+
+
+def fmt_duration(page: Page, seconds: float | None) -> str:
     if seconds is None:
         return "—"
     s = round(seconds)
@@ -56,11 +71,7 @@ async def reports_page(request: Request) -> Response:
     assert page.user is not None
     tz = page.ctx.settings.tz
     now = page.ctx.clock.now()
-    today = now.astimezone(tz).date()
-    until_day = _parse_day(request.query_params.get("until")) or today
-    since_day = _parse_day(request.query_params.get("since")) or (until_day - timedelta(days=27))
-    if since_day > until_day:
-        since_day, until_day = until_day, since_day
+    since_day, until_day, bad_dates = report_window(page, request)
     since = datetime(since_day.year, since_day.month, since_day.day, tzinfo=tz)
     until = datetime(until_day.year, until_day.month, until_day.day, tzinfo=tz) + timedelta(days=1)
     # One source of truth: the figures are the SLA report's (the API and the exports compute the same).
@@ -77,6 +88,11 @@ async def reports_page(request: Request) -> Response:
         "reports.html",
         title_key="title.reports",
         nav="reports",
+        # A date that is no date is answered with 422 and says so; the default period is shown below.
+        status_code=422 if bad_dates else 200,
+        bad_dates=bad_dates,
+        export_incidents="/reports/incidents.csv?"
+        + urlencode({"since": since_day.isoformat(), "until": until_day.isoformat(), "lang": page.lang}),
         since_date=since_day.isoformat(),
         until_date=until_day.isoformat(),
         report=figures,
@@ -84,7 +100,7 @@ async def reports_page(request: Request) -> Response:
         ack_targets=REPORT_ACK_TARGETS,
         metric=_metric_attributes,
         pct=lambda v: "—" if v is None else f"{100 * v:.1f}%",
-        dur=lambda s: _fmt_duration(page, s),
+        dur=lambda s: fmt_duration(page, s),
         ack_chart=charts.ack_chart(report.ack_points(rows), page.t, page.fmt_time),
         rule_chart=charts.stacked_weeks(weeks, [(page.t(f"rule.{r}"), c) for r, c in series], page.t),
         outcome_chart=charts.horizontal_bars(outcome_rows, page.t, label=page.t("reports.outcome_chart")),

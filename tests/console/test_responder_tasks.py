@@ -1,0 +1,118 @@
+"""The responder's phone (issue 15, point 4), in Chromium at 390 px: the demo's responder login is
+linked to the contact its incident is dispatched to, and sees it with the address, people to call
+(``tel:``) and "arrived" / "resolved", in both languages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, expect
+from sqlalchemy import select
+
+from anju.runtime.demo import DEMO_PASSWORD, seed_users
+from anju.runtime.demo_tasks import seed_responder_task
+from anju.simulator.fleet import build_fleet
+from anju.simulator.live import register_fleet
+from anju.store.db import transaction
+from anju.store.models import Contact, Household, User
+from tests.support.browser import (
+    LiveServer,
+    chromium,
+    fresh_database,
+    incident_state,
+    live_server,
+    migrated_template,
+    new_page,
+    shoot,
+)
+from tests.console.scenes import fits_the_phone, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return await migrated_template(tmp_path_factory.mktemp("responder-db"))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def demo(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """The demo's homes and logins, as ``anju demo`` seeds them (three homes, no simulator)."""
+    async with live_server(fresh_database(template, tmp_path)) as srv:
+        async with transaction(srv.ctx.db) as session:
+            await register_fleet(session, build_fleet(3, 1), srv.ctx.clock.now())
+        await seed_users(srv.ctx)
+        yield srv
+
+
+async def test_the_demo_responder_is_linked_to_the_contact_its_incident_is_dispatched_to(
+    demo: LiveServer,
+) -> None:
+    first = await seed_responder_task(demo.ctx)
+    assert first is not None
+    assert await seed_responder_task(demo.ctx) == first  # once: a restart adds no second task
+    incident = await incident_state(demo.ctx, first)
+    async with demo.ctx.db() as session:
+        responder = await session.scalar(select(User).where(User.username == "responder"))
+        assert responder is not None and responder.contact_id is not None
+        contact = await session.get(Contact, responder.contact_id)
+    assert contact is not None and contact.relation == "grid_worker"
+    assert incident.state == "dispatched" and incident.responder_contact_id == contact.id
+    assert incident.household_id == contact.household_id
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_responder_sees_the_task_on_a_phone_calls_and_records_arrival_and_resolution(
+    browser: Browser, demo: LiveServer, lang: str
+) -> None:
+    incident_id = await seed_responder_task(demo.ctx)
+    assert incident_id is not None
+    incident = await incident_state(demo.ctx, incident_id)
+    async with demo.ctx.db() as session:
+        home = await session.get(Household, incident.household_id)
+        assert home is not None
+        phones = (await session.scalars(select(Contact.phone).where(Contact.household_id == home.id))).all()
+    context, page = await new_page(browser, demo.base_url, phone=True)
+    await sign_in(page, "responder", lang=lang, password=DEMO_PASSWORD)
+    card = page.locator(f'.task-card[data-id="{incident_id}"]')
+    await expect(card).to_be_visible()
+    await expect(card.locator(".address")).to_have_text(home.address)
+    for phone in phones:
+        await expect(card.locator(f'a[href="tel:{phone}"]')).to_have_count(1)
+    arrive = card.locator('button[data-action="arrived"]')
+    await expect(arrive).to_have_text("已到达现场" if lang == "zh-CN" else "Arrived on site")
+    await fits_the_phone(page)
+    await shoot(page, f"responder-01-task-{lang}")
+
+    async with page.expect_navigation():
+        await arrive.click()
+    await expect(card.locator('button[data-action="arrived"]')).to_have_count(0)
+    assert (await incident_state(demo.ctx, incident_id)).arrived_at is not None
+    resolve = card.locator('button[data-action="resolved"]')
+    await resolve.click()
+    await expect(page.locator("#task-error")).to_have_text(
+        "请选择处置结果。" if lang == "zh-CN" else "Choose an outcome."
+    )
+    await card.locator('select[name="outcome"]').select_option("resident_well")
+    await card.locator('textarea[name="note"]').fill(
+        "老人平安，已嘱咐家属" if lang == "zh-CN" else "resident is well"
+    )
+    async with page.expect_navigation():
+        await resolve.click()
+    await expect(page.locator(".task-card")).to_have_count(0)
+    await expect(page.locator("#no-tasks")).to_be_visible()
+    await expect(page.locator("table.data")).to_contain_text(f"#{incident_id}")
+    await fits_the_phone(page)
+    await shoot(page, f"responder-02-done-{lang}")
+    done = await incident_state(demo.ctx, incident_id)
+    assert done.state == "resolved" and done.outcome == "resident_well"
+    await context.close()
