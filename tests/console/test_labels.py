@@ -21,11 +21,11 @@ from anju.domain import Role
 from anju.notify import outbox
 from anju.store.db import transaction
 from anju.store.models import Device, SensorEvent
+from tests.console.scenes import raise_incident, sign_in
 from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    chromium,
     fresh_database,
     incident_state,
     live_server,
@@ -33,15 +33,8 @@ from tests.support.browser import (
     new_page,
     shoot,
 )
-from tests.console.scenes import raise_incident, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -14,26 +14,19 @@ from playwright.async_api import Browser, Page, expect
 from anju.console.links import make_responder_token
 from anju.dispatch import service
 from anju.domain import IncidentState, Role
+from tests.console.scenes import PHONE_WIDTH, fits_the_phone, move, raise_incident, sign_in
 from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    chromium,
     fresh_database,
     live_server,
     migrated_template,
     new_page,
     shoot,
 )
-from tests.console.scenes import PHONE_WIDTH, fits_the_phone, move, raise_incident, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -12,11 +12,11 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from anju.domain import IncidentState, Role, Rule, Severity
+from tests.console.scenes import fits_the_phone, move, raise_incident, sign_in
 from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    chromium,
     fresh_database,
     incident_state,
     live_server,
@@ -24,19 +24,12 @@ from tests.support.browser import (
     new_page,
     shoot,
 )
-from tests.console.scenes import fits_the_phone, move, raise_incident, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 TIANPING = "徐汇区 / 天平街道 / 天平村"
 HUNAN = "徐汇区 / 湖南路街道 / 复兴村"
 SIJING = "松江区 / 泗泾镇 / 古楼村"
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -18,9 +18,9 @@ from anju.simulator.fleet import build_fleet
 from anju.simulator.live import register_fleet
 from anju.store.db import transaction
 from anju.store.models import Contact, Household, User
+from tests.console.scenes import fits_the_phone, sign_in
 from tests.support.browser import (
     LiveServer,
-    chromium,
     fresh_database,
     incident_state,
     live_server,
@@ -28,15 +28,8 @@ from tests.support.browser import (
     new_page,
     shoot,
 )
-from tests.console.scenes import fits_the_phone, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -17,26 +17,19 @@ from anju.audit import verify
 from anju.domain import IncidentState, Role, Rule, Severity
 from anju.store.db import transaction
 from anju.store.models import AuditRecord, Household, Incident
+from tests.console.scenes import fits_the_phone, move, raise_incident, sign_in
 from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    chromium,
     fresh_database,
     live_server,
     migrated_template,
     new_page,
     shoot,
 )
-from tests.console.scenes import fits_the_phone, move, raise_incident, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with chromium() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
