@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from anju.clock import isoformat
 from anju.console.i18n import LANG_COOKIE, js_catalog, normalize, pick_language, translate, translate_or
+from anju.console.localize import localized
 from anju.context import Context
 from anju.domain import Role
 from anju.store.models import User
@@ -78,6 +79,7 @@ class Page:
             "t_or": lambda prefix, v: translate_or(self.lang, prefix, v),
             "t_step": lambda v: translate_or(self.lang, "step", v),
             "fmt_time": self.fmt_time,
+            "loc": lambda record, field: localized(record, field, self.lang),
             "iso": isoformat,
             "lang_url": self.lang_url,
             "js_catalog": js_catalog(self.lang),

@@ -71,7 +71,9 @@ class OutcomeIn(Schema):
 
 
 class OutcomeOut(Schema):
+    #: The answers as one line in the user's language, and in each console language.
     summary: str
+    summaries: dict[str, str]
     suggested_outcome: str | None
 
 
@@ -83,6 +85,8 @@ class AccessIn(Schema):
 class AccessOut(Schema):
     key_holder: str
     access_notes: str
+    #: Their renderings in other languages, as stored (``{"en": {"key_holder": ...}}``).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
 @router.put("/users/me/desk-phone", response_model=DeskPhoneOut)
@@ -145,11 +149,16 @@ async def post_call(incident_id: IdPath, body: CallIn, ctx: CtxDep, user: Curren
             at=now,
             actor=user.username,
             kind="call_bridge",
-            note=target.name,
             data={
                 "target": "resident" if isinstance(target, Resident) else "contact",
                 "target_id": target.id,
                 "to_name": target.name,
+                # The callee's name as each console language shows it (the timeline renders it).
+                "translations": {
+                    lang: {"to_name": texts["name"]}
+                    for lang, texts in (target.translations or {}).items()
+                    if isinstance(texts, dict) and texts.get("name")
+                },
                 "to_phone": target.phone,
                 "desk_phone": user.desk_phone,
                 "language": user.language,
@@ -214,6 +223,7 @@ async def post_call_outcome(
         )
     return OutcomeOut(
         summary=call_script.summary(answers, incident.rule, user.language),
+        summaries={lang: call_script.summary(answers, incident.rule, lang) for lang in ("zh-CN", "en")},
         suggested_outcome=suggested.value if suggested else None,
     )
 
@@ -250,4 +260,13 @@ async def post_access(household_id: TextIdPath, body: AccessIn, ctx: CtxDep, use
                 kind="access_viewed",
                 data={"household_id": household_id},
             )
-        return AccessOut(key_holder=household.key_holder, access_notes=household.access_notes)
+        renderings = {
+            lang: {k: str(v) for k, v in texts.items() if k in ("key_holder", "access_notes")}
+            for lang, texts in (household.translations or {}).items()
+            if isinstance(texts, dict)
+        }
+        return AccessOut(
+            key_holder=household.key_holder,
+            access_notes=household.access_notes,
+            translations={lang: texts for lang, texts in renderings.items() if texts},
+        )

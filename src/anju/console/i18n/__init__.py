@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from anju import vocabulary
-from anju.console.i18n import frame, households, incidents, reports, responder, values
+from anju.console.i18n import frame, households, incidents, reports, resident, responder, values
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -29,6 +29,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     **households.ENTRIES,
     **reports.ENTRIES,
     **responder.ENTRIES,
+    **resident.ENTRIES,
 }
 CATALOG.update(vocabulary.catalog())
 
@@ -45,6 +46,9 @@ JS_PREFIXES = (
     "common.",
     "error.",
     "health.",
+    "resident.",
+    "script.",
+    "edit.",
 )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from anju.clock import isoformat
 from anju.console import queries
 from anju.console.page import Page, signed_in_page
+from anju.console.views.resident import resident_context
 from anju.dispatch import access
 from anju.dispatch.service import ResponderKind
 from anju.domain import IncidentState, Outcome, Role
@@ -132,4 +133,5 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         incident_config=config,
         can_hand_over=can_hand_over and bool(candidates),
         candidates=candidates,
+        **resident_context(page, inc, view.household),
     )
