@@ -73,6 +73,7 @@ async def test_profile_is_stored_and_access_notes_are_read_only_on_demand_and_au
         assert shown.json() == {
             "key_holder": "邻居张阿姨 502 对门",
             "access_notes": "门口地垫下无钥匙；物业 24 小时可开门",
+            "translations": {},
         }
         assert await _audit_actions(ctx) == [*before, "household.access_view"]
         refused = await client.post("/api/v1/households/hp1/access", json={}, headers=bearer(responder))
@@ -176,7 +177,7 @@ async def test_without_a_voice_provider_the_call_button_answers_clearly(ctx: Con
         answer = await client.post(
             f"/api/v1/incidents/{incident_id}/calls", json={"resident_id": 1}, headers=operator
         )
-        assert answer.status_code == 503 and "未配置语音通道" in answer.text
+        assert answer.status_code == 409 and "未配置语音通道" in answer.text
 
 
 async def test_the_call_script_answers_are_recorded_as_the_outcome(ctx: Context) -> None:

@@ -16,7 +16,6 @@ _DESCRIPTIONS = {
     422: "A value is missing, malformed or out of range (参数无效或超出范围)",
     429: "Too many failed sign-ins: wait Retry-After seconds (登录失败次数过多)",
     502: "The voice provider refused or did not answer (语音通道拒绝或无响应)",
-    503: "No voice provider is configured (未配置语音通道)",
 }
 
 

@@ -122,13 +122,13 @@ async def _incident_for(session: AsyncSession, incident_id: int, user: User) -> 
     "/incidents/{incident_id}/calls",
     response_model=CallOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problems(404, 409, 502, 503),
+    responses=problems(404, 409, 502),
 )
 async def post_call(incident_id: IdPath, body: CallIn, ctx: CtxDep, user: CurrentUser) -> CallOut:
     """Ring your desk phone, then connect the resident or contact; both legs go on the timeline."""
     provider = bridge_provider(ctx)
     if provider is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NO_VOICE)
+        raise HTTPException(status.HTTP_409_CONFLICT, NO_VOICE)
     if not user.desk_phone:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, NO_DESK_PHONE)
     now = ctx.clock.now()

@@ -10,19 +10,24 @@ request is signed (``webhooks.signed_form``).
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from twilio.twiml.voice_response import VoiceResponse
 
 from anju.audit import log_incident_event
 from anju.context import Context
 from anju.notify.providers.twilio.webhooks import TWIML, SignedForm, twilio_settings
+from anju.notify.providers.twilio.webhooks import router as webhooks_router
 from anju.store.db import transaction
 from anju.store.models import IncidentEvent
 from anju.vocabulary import is_chinese
 
 log = logging.getLogger("anju.notify.bridge")
-router = APIRouter(prefix="/twilio/bridge", tags=["twilio webhooks"])
+# The same documented refusals as the other Twilio webhooks (bad signature 403, bad form 422).
+router = APIRouter(
+    prefix="/twilio/bridge", tags=["twilio webhooks"], responses=dict(webhooks_router.responses)
+)
 
 #: The timeline entry a bridged call starts with; its id is the call's reference in every URL.
 BRIDGE_KIND = "call_bridge"
@@ -32,6 +37,8 @@ TRACKED = frozenset(
     {"ringing", "in-progress", "answered", "completed", "busy", "no-answer", "failed", "canceled"}
 )
 MAX_REF = 2**62
+#: The call's reference: the id of its ``call_bridge`` timeline entry.
+Ref = Annotated[int, Path(ge=1, le=MAX_REF)]
 
 
 def _ctx(request: Request) -> Context:
@@ -40,8 +47,6 @@ def _ctx(request: Request) -> Context:
 
 
 async def _bridge_entry(ctx: Context, ref: int) -> IncidentEvent | None:
-    if not 0 < ref < MAX_REF:
-        return None
     async with ctx.db() as session:
         entry = await session.get(IncidentEvent, ref)
     return entry if entry is not None and entry.kind == BRIDGE_KIND else None
@@ -63,7 +68,7 @@ async def _record(
 
 
 @router.post("/{ref}/twiml")
-async def bridge_script(ref: int, request: Request, form: SignedForm) -> Response:
+async def bridge_script(ref: Ref, request: Request, form: SignedForm) -> Response:
     """The desk phone answered: tell the operator who is being called, then dial the resident."""
     ctx = _ctx(request)
     entry = await _bridge_entry(ctx, ref)
@@ -89,7 +94,7 @@ async def bridge_script(ref: int, request: Request, form: SignedForm) -> Respons
 
 
 @router.post("/{ref}/status", status_code=204)
-async def bridge_status(ref: int, request: Request, form: SignedForm) -> Response:
+async def bridge_status(ref: Ref, request: Request, form: SignedForm) -> Response:
     """The desk leg's progress (``CallStatus``)."""
     ctx = _ctx(request)
     entry = await _bridge_entry(ctx, ref)
@@ -102,7 +107,7 @@ async def bridge_status(ref: int, request: Request, form: SignedForm) -> Respons
 
 
 @router.post("/{ref}/dialed")
-async def bridge_dialed(ref: int, request: Request, form: SignedForm) -> Response:
+async def bridge_dialed(ref: Ref, request: Request, form: SignedForm) -> Response:
     """The resident's leg ended (``DialCallStatus``): answered and how long, or busy, no answer…"""
     ctx = _ctx(request)
     entry = await _bridge_entry(ctx, ref)
