@@ -122,6 +122,21 @@ DEVICE_STATUSES: Mapping[str, Label] = {
     "never": Label("从未上报", "never reported"),
 }
 
+#: How the resident gets about: what a responder must bring or expect at the door.
+MOBILITY: Mapping[str, Label] = {
+    "independent": Label("行动自如", "walks unaided"),
+    "walking_aid": Label("需拐杖或助行器", "walks with a stick or frame"),
+    "wheelchair": Label("轮椅", "uses a wheelchair"),
+    "bedridden": Label("卧床", "bedridden"),
+}
+
+#: How well the resident hears: how the operator must speak on the phone.
+HEARING: Mapping[str, Label] = {
+    "normal": Label("听力正常", "hears well"),
+    "hard_of_hearing": Label("听力较弱，请大声慢说", "hard of hearing: speak loudly and slowly"),
+    "deaf": Label("听不见电话，请联系家属或上门", "cannot hear the phone: call family or visit"),
+}
+
 #: Each table under the prefix the console catalog knows it by (``rule.door_left_open``).
 TABLES: Mapping[str, Mapping[str, Label]] = {
     "rule": RULES,
@@ -133,6 +148,8 @@ TABLES: Mapping[str, Mapping[str, Label]] = {
     "health.check": CHECKS,
     "channel": CHANNELS,
     "device": DEVICE_STATUSES,
+    "mobility": MOBILITY,
+    "hearing": HEARING,
 }
 
 

@@ -22,7 +22,6 @@ from anju import cli
 from anju.accounts import create_user
 from anju.context import Context
 from anju.domain import Role
-from anju.notify.providers import webhook_routers
 from anju.store.db import transaction
 from anju.store.migrate import upgrade
 from anju.store.models import AuditRecord, Contact, Household, RevokedToken
@@ -30,7 +29,15 @@ from anju.web.app import create_app
 from anju.web.deps import decode_token
 from anju.web.signin import ThrottledSummary
 from anju.web.throttle import ADDRESS_FAILURES, USER_FAILURES, LoginThrottle
-from tests.support.api import PASSWORD, add_user, bearer, detail, household_body, sqlite_context
+from tests.support.api import (
+    PASSWORD,
+    add_user,
+    bearer,
+    detail,
+    household_body,
+    sqlite_context,
+    webhook_paths,
+)
 from tests.support.browser import live_server
 
 ATTACKER = "203.0.113.7"
@@ -354,7 +361,7 @@ def _is_big_id(path: str) -> bool:
 
 
 #: Every provider's webhook paths: signed or token-guarded, so a forged call may also be refused 403.
-WEBHOOKS = frozenset(route.path for router in webhook_routers() for route in router.routes)  # type: ignore[attr-defined]
+WEBHOOKS = webhook_paths()
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import pytest
 
 from anju.config import load_settings
 from anju.notify.outbox import build_provider
-from anju.notify.providers import PROVIDERS, Capability, webhook_routers
+from anju.notify.providers import PROVIDERS, Capability
 from anju.notify.providers.base import ProviderSettings
+from tests.support.api import webhook_paths
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "anju"
 PROVIDERS_DIR = SRC / "notify" / "providers"
@@ -41,8 +42,7 @@ def test_every_registered_provider_declares_its_capabilities_and_settings_prefix
 
 
 def test_the_webhook_urls_stay_where_the_providers_call_them() -> None:
-    paths = {route.path for router in webhook_routers() for route in router.routes}  # type: ignore[attr-defined]
-    assert paths == {
+    assert webhook_paths() == {
         "/twilio/sms/status",
         "/twilio/voice/status",
         "/twilio/voice/{notification_id}/twiml",
@@ -52,6 +52,9 @@ def test_the_webhook_urls_stay_where_the_providers_call_them() -> None:
         "/aliyun/{token}/SmsUp",
         "/aliyun/{token}/VoiceReport",
         "/aliyun/{token}/VoiceCallReport",
+        "/twilio/bridge/{ref}/twiml",
+        "/twilio/bridge/{ref}/status",
+        "/twilio/bridge/{ref}/dialed",
     }
 
 

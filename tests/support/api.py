@@ -113,3 +113,15 @@ def detail(response: httpx.Response) -> str:
     if isinstance(value, list):
         return "; ".join(f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in value)
     return str(value)
+
+
+def webhook_paths() -> frozenset[str]:
+    """Every path the registered providers' webhook routers serve (as the web app mounts them)."""
+    from fastapi import FastAPI
+
+    from anju.notify.providers import webhook_routers
+
+    app = FastAPI()
+    for router in webhook_routers():
+        app.include_router(router)
+    return frozenset(app.openapi()["paths"])

@@ -15,6 +15,7 @@ _DESCRIPTIONS = {
     412: "The record changed since it was read (记录已被修改)",
     422: "A value is missing, malformed or out of range (参数无效或超出范围)",
     429: "Too many failed sign-ins: wait Retry-After seconds (登录失败次数过多)",
+    502: "The voice provider refused or did not answer (语音通道拒绝或无响应)",
 }
 
 

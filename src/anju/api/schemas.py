@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -114,12 +114,38 @@ class UserRead(Schema):
 # --- households -------------------------------------------------------------------------------
 
 
+def _translations(value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Renderings per language code, each a few short texts: ``{"en": {"name": "Wang Guiying"}}``."""
+    for lang, texts in value.items():
+        if not re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", lang):
+            raise ValueError(f"translations: {lang!r} is not a language code such as en or zh-CN")
+        for name, text in texts.items():
+            if not re.fullmatch(r"[a-z_]{1,32}", name) or len(text) > 4000:
+                raise ValueError(
+                    f"translations.{lang}: {name!r} must name a field and hold ≤ 4000 characters"
+                )
+    return value
+
+
+Translations = Annotated[dict[str, dict[str, str]], AfterValidator(_translations)]
+Mobility = Literal["", "independent", "walking_aid", "wheelchair", "bedridden"]
+Hearing = Literal["", "normal", "hard_of_hearing", "deaf"]
+
+
 class ResidentIn(Schema):
     name: Name
     birth_year: int | None = Field(default=None, ge=1890, le=2100)
     phone: Phone | None = None
     language: Language = "zh-CN"
     notes: str = Field(default="", max_length=4000)
+    mobility: Mobility = ""
+    hearing: Hearing = ""
+    dialect: str = Field(default="", max_length=64)
+    medical_notes: str = Field(default="", max_length=4000)
+    medication: str = Field(default="", max_length=4000)
+    preferred_hospital: str = Field(default="", max_length=128)
+    #: The text fields in other languages (e.g. a pinyin name for the English console).
+    translations: Translations = Field(default_factory=dict, max_length=8)
 
 
 class ResidentRead(Schema):
@@ -129,6 +155,13 @@ class ResidentRead(Schema):
     phone: str | None
     language: str
     notes: str
+    mobility: str
+    hearing: str
+    dialect: str
+    medical_notes: str
+    medication: str
+    preferred_hospital: str
+    translations: dict[str, Any]
 
 
 class ContactIn(Schema):
@@ -138,6 +171,7 @@ class ContactIn(Schema):
     language: Language = "zh-CN"
     #: Lower is called first.
     priority: int = Field(default=0, ge=0, le=1000)
+    translations: Translations = Field(default_factory=dict, max_length=8)
 
 
 class ContactRead(Schema):
@@ -147,6 +181,7 @@ class ContactRead(Schema):
     phone: str
     language: str
     priority: int
+    translations: dict[str, Any]
 
 
 class HouseholdCreate(Schema):
@@ -156,6 +191,10 @@ class HouseholdCreate(Schema):
     area: str = Field(default="", max_length=128)
     timezone: TimeZone = None
     notes: str = Field(default="", max_length=4000)
+    #: Who holds a key and how to get in; read back only through ``GET .../access`` (audited).
+    key_holder: str = Field(default="", max_length=256)
+    access_notes: str = Field(default="", max_length=4000)
+    translations: Translations = Field(default_factory=dict, max_length=8)
     rule_overrides: dict[str, Any] = Field(default_factory=dict)
     residents: list[ResidentIn] = Field(default_factory=list, max_length=20)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
@@ -169,6 +208,9 @@ class HouseholdUpdate(Schema):
     area: str | None = Field(default=None, max_length=128)
     timezone: TimeZone = None
     notes: str | None = Field(default=None, max_length=4000)
+    key_holder: str | None = Field(default=None, max_length=256)
+    access_notes: str | None = Field(default=None, max_length=4000)
+    translations: Translations | None = Field(default=None, max_length=8)
     rule_overrides: dict[str, Any] | None = None
     residents: list[ResidentIn] | None = Field(default=None, max_length=20)
     contacts: list[ContactIn] | None = Field(default=None, max_length=20)
@@ -192,6 +234,9 @@ class HouseholdRead(Schema):
     area: str
     timezone: str | None
     notes: str
+    translations: dict[str, Any]
+    #: Whether key holder or access notes are on file (their text: ``GET .../access``, audited).
+    has_access_notes: bool
     rule_overrides: dict[str, Any]
     #: True while a PIR or door sensor of the home is offline: detection is weaker.
     monitoring_degraded: bool

@@ -22,6 +22,7 @@ from anju.console.i18n import (
     translate,
     translate_or,
 )
+from anju.console.localize import localized
 from anju.console.queries import device_status
 from anju.context import Context
 from anju.domain import NotificationStatus, Role
@@ -105,6 +106,7 @@ class Page:
             "t_delivery": self.delivery,
             "device_status": self.device_status,
             "fmt_time": self.fmt_time,
+            "loc": lambda record, field: localized(record, field, self.lang),
             "iso": isoformat,
             "lang_url": self.lang_url,
             "js_catalog": js_catalog(self.lang),

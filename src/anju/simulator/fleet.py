@@ -20,6 +20,7 @@ from anju.simulator.catalog import (
     load_personas,
     load_profiles,
 )
+from anju.simulator.people import people_for
 
 KIT = "anju-v1"
 ZIGBEE = "zigbee2mqtt"
@@ -198,12 +199,13 @@ def build_fleet(
                     epoch_ms=epoch_ms and protocol == KIT,
                 )
             )
-        surname = _SURNAMES[rng.randrange(len(_SURNAMES))]
+        # Drawn as before so that a seed still gives the same fleet; the name comes from its people.
+        rng.randrange(len(_SURNAMES))
         homes.append(
             SimHousehold(
                 id=hid,
                 index=i,
-                name=f"{surname}家 / {surname} household {i + 1}",
+                name=people_for(i, seed).name,
                 timezone=zone,
                 persona=persona,
                 layout=layout,

@@ -19,10 +19,11 @@ from anju.clock import Clock, RealClock, SimClock
 from anju.simulator.areas import area_of
 from anju.simulator.catalog import Scenario, load_scenario
 from anju.simulator.devices import DeviceLayer
-from anju.simulator.fleet import Fleet, SimHousehold
+from anju.simulator.fleet import Fleet
 from anju.simulator.household import HouseholdSim, Truth
 from anju.simulator.messages import Message, formatter
 from anju.simulator.mqtt import MqttVersion, Publisher
+from anju.simulator.people import people_for
 from anju.store import households as service
 from anju.store.models import Device, Household
 
@@ -56,11 +57,6 @@ class LiveStats:
         return self.published / self.real_s if self.real_s > 0 else 0.0
 
 
-def _resident_name(household: SimHousehold) -> str:
-    surname = household.name.split("家", 1)[0]
-    return surname + ("奶奶" if household.index % 2 else "爷爷")
-
-
 async def register_fleet(session: AsyncSession, fleet: Fleet, now: datetime) -> int:
     """Register the fleet's households and devices that are not there yet; returns how many rows
     were added. Idempotent: a second call adds nothing. The caller commits."""
@@ -74,28 +70,21 @@ async def register_fleet(session: AsyncSession, fleet: Fleet, now: datetime) -> 
     added = 0
     for h in fleet.households:
         if h.id not in have_homes:
-            n = h.index + 1
+            people = people_for(h.index, fleet.seed)
             await service.create_household(
                 session=session,
                 household_id=h.id,
-                name=h.name,
+                name=people.name,
                 now=now,
-                address=f"模拟小区 {n // 100 + 1} 栋 {n % 100 + 1:02d} 室 / Simulated estate {n // 100 + 1}",
+                address=people.address,
                 area=area_of(h.index),
                 timezone=h.timezone,
                 notes=f"simulated ({h.persona.name}, {h.layout.name}, {h.protocol})",
-                residents=[service.ResidentData(name=_resident_name(h), birth_year=1936 + h.index % 20)],
-                contacts=[
-                    service.ContactData(
-                        name="家属 / family", phone=f"+86138{h.index % 100_000_000:08d}", relation="family"
-                    ),
-                    service.ContactData(
-                        name="网格员 / grid worker",
-                        phone=f"+86139{h.index % 100_000_000:08d}",
-                        relation="grid_worker",
-                        priority=1,
-                    ),
-                ],
+                key_holder=people.key_holder,
+                access_notes=people.access_notes,
+                translations=people.translations,
+                residents=[service.ResidentData(**people.resident)],
+                contacts=[service.ContactData(**c) for c in people.contacts],
             )
             added += 1
         for d in h.devices:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,7 +24,20 @@ from anju.store.models import Contact, Device, Household, Resident, SensorEvent,
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 #: Household columns an edit may change (residents and contacts are replaced as whole lists).
-EDITABLE_FIELDS = frozenset({"name", "address", "area", "timezone", "notes", "rule_overrides", "active"})
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "address",
+        "area",
+        "timezone",
+        "notes",
+        "key_holder",
+        "access_notes",
+        "translations",
+        "rule_overrides",
+        "active",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +49,14 @@ class ResidentData:
     phone: str | None = None
     language: str = "zh-CN"
     notes: str = ""
+    mobility: str = ""
+    hearing: str = ""
+    dialect: str = ""
+    medical_notes: str = ""
+    medication: str = ""
+    preferred_hospital: str = ""
+    #: Renderings in other languages: ``{"en": {"name": "..."}}``.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +68,7 @@ class ContactData:
     relation: str = "family"
     language: str = "zh-CN"
     priority: int = 0
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,23 +112,13 @@ def _reconcile_contacts(current: Sequence[Contact], wanted: Sequence[ContactData
 
 
 def resident_snapshot(resident: Resident) -> dict[str, Any]:
-    return {
-        "name": resident.name,
-        "birth_year": resident.birth_year,
-        "phone": resident.phone,
-        "language": resident.language,
-        "notes": resident.notes,
-    }
+    """The resident's fields as a caller gives them (what an edit compares and the audit keeps)."""
+    return {f.name: getattr(resident, f.name) for f in fields(ResidentData)}
 
 
 def contact_snapshot(contact: Contact) -> dict[str, Any]:
-    return {
-        "name": contact.name,
-        "relation": contact.relation,
-        "phone": contact.phone,
-        "language": contact.language,
-        "priority": contact.priority,
-    }
+    """The contact's fields as a caller gives them."""
+    return {f.name: getattr(contact, f.name) for f in fields(ContactData)}
 
 
 async def create_household(
@@ -119,6 +131,9 @@ async def create_household(
     area: str = "",
     timezone: str | None = None,
     notes: str = "",
+    key_holder: str = "",
+    access_notes: str = "",
+    translations: Mapping[str, Any] | None = None,
     rule_overrides: Mapping[str, Any] | None = None,
     residents: Iterable[ResidentData] = (),
     contacts: Iterable[ContactData] = (),
@@ -135,6 +150,9 @@ async def create_household(
         area=area,
         timezone=timezone,
         notes=notes,
+        key_holder=key_holder,
+        access_notes=access_notes,
+        translations=dict(translations or {}),
         rule_overrides=dict(rule_overrides or {}),
         monitoring_degraded=False,
         active=True,
@@ -205,7 +223,7 @@ async def update_household(
     diff: dict[str, dict[str, Any]] = {}
     for name, value in changes.items():
         old = getattr(household, name)
-        if name == "rule_overrides":
+        if name in ("rule_overrides", "translations"):
             value = dict(value or {})
         if old != value:
             diff[name] = {"from": old, "to": value}

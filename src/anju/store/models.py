@@ -49,6 +49,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(128), default="")
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
+    #: The operator's desk phone: a bridged call to a resident rings it first.
+    desk_phone: Mapped[str | None] = mapped_column(String(32))
     #: For responders: the contact record they act as (incidents dispatched to them).
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -66,6 +68,11 @@ class Household(Base):
     area: Mapped[str] = mapped_column(String(128), default="", index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: Who holds a key and how to get in: shown to staff on demand, each view audited.
+    key_holder: Mapped[str] = mapped_column(String(256), default="")
+    access_notes: Mapped[str] = mapped_column(Text, default="")
+    #: Renderings of the text fields in other languages: ``{"en": {"name": "...", ...}}``.
+    translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: Per-household rule parameters that override the rule pack (validated by the engine).
     rule_overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: True while a PIR or door sensor of the home is offline: detection is weaker.
@@ -84,6 +91,11 @@ class Household(Base):
     )
     devices: Mapped[list[Device]] = relationship(back_populates="household", order_by="Device.id")
 
+    @property
+    def has_access_notes(self) -> bool:
+        """Whether a key holder or access notes are on file (their text is read on demand, audited)."""
+        return bool(self.key_holder or self.access_notes)
+
 
 class Resident(Base):
     __tablename__ = "residents"
@@ -95,6 +107,16 @@ class Resident(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: A vocabulary word (``independent``, ``walking_aid``, ``wheelchair``, ``bedridden``) or "".
+    mobility: Mapped[str] = mapped_column(String(32), default="")
+    #: A vocabulary word (``normal``, ``hard_of_hearing``, ``deaf``) or "".
+    hearing: Mapped[str] = mapped_column(String(32), default="")
+    dialect: Mapped[str] = mapped_column(String(64), default="")
+    medical_notes: Mapped[str] = mapped_column(Text, default="")
+    medication: Mapped[str] = mapped_column(Text, default="")
+    preferred_hospital: Mapped[str] = mapped_column(String(128), default="")
+    #: Renderings of the text fields in other languages: ``{"en": {"name": "...", ...}}``.
+    translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     household: Mapped[Household] = relationship(back_populates="residents")
 
@@ -113,6 +135,8 @@ class Contact(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     #: The phone provider for this contact, before the household's; None: the household's, or by number.
     phone_provider: Mapped[str | None] = mapped_column(String(32))
+    #: Renderings of the text fields in other languages: ``{"en": {"name": "..."}}``.
+    translations: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     household: Mapped[Household] = relationship(back_populates="contacts")
 

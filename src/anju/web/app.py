@@ -16,6 +16,7 @@ from anju import __version__
 from anju.api.routes import (
     audit,
     auth,
+    calls,
     devices,
     events,
     health,
@@ -82,6 +83,7 @@ def create_app(ctx: Context) -> FastAPI:
         events,
         incidents,
         incident_actions,
+        calls,
         ingest,
         reports,
         audit,

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from anju import vocabulary
-from anju.console.i18n import frame, households, incidents, reports, responder, shift, values
+from anju.console.i18n import frame, households, incidents, reports, resident, responder, shift, values
 
 LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "zh-CN"
@@ -30,6 +30,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     **reports.ENTRIES,
     **responder.ENTRIES,
     **shift.ENTRIES,
+    **resident.ENTRIES,
 }
 CATALOG.update(vocabulary.catalog())
 
@@ -46,6 +47,9 @@ JS_PREFIXES = (
     "common.",
     "error.",
     "health.",
+    "resident.",
+    "script.",
+    "edit.",
 )
 
 

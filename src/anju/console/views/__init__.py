@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from anju.console import export
 from anju.console.responder import router as responder_router
-from anju.console.views import devices, households, incidents, reports, shift, signin
+from anju.console.views import devices, household_edit, households, incidents, reports, shift, signin
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
@@ -20,6 +20,8 @@ router = APIRouter(include_in_schema=False)
 router.include_router(responder_router)
 router.include_router(signin.router)
 router.include_router(incidents.router)
+# Before households: /households/new is not a household id.
+router.include_router(household_edit.router)
 router.include_router(households.router)
 router.include_router(devices.router)
 router.include_router(reports.router)

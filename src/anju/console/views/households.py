@@ -73,4 +73,5 @@ async def household_page(request: Request, household_id: str) -> Response:
         incidents=incidents,
         locations={d.id: d.location or d.id for d in h.devices},
         low_battery=queries.LOW_BATTERY_PERCENT,
+        request_saved=request.query_params.get("saved") == "1",
     )

@@ -11,6 +11,7 @@ from anju.clock import isoformat
 from anju.console import queries
 from anju.console.page import Page, signed_in_page
 from anju.console.responder import responder_actions
+from anju.console.views.resident import resident_context
 from anju.dispatch import access
 from anju.dispatch.service import HANDLER_ROLES, ResponderKind
 from anju.dispatch.sla import ACK_TARGETS_S
@@ -166,4 +167,5 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         incident_config=config,
         can_hand_over=can_hand_over and bool(candidates),
         candidates=candidates,
+        **resident_context(page, inc, view.household),
     )

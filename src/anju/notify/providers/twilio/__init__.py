@@ -26,9 +26,14 @@ def _build(settings: ProviderSettings, args: BuildArgs) -> TwilioProvider:
 
 
 def _router() -> APIRouter:
-    from anju.notify.providers.twilio.webhooks import router
+    from fastapi import APIRouter
 
-    return router
+    from anju.notify.providers.twilio import bridge, webhooks
+
+    combined = APIRouter()
+    combined.include_router(webhooks.router)
+    combined.include_router(bridge.router)
+    return combined
 
 
 SPEC = ProviderSpec(

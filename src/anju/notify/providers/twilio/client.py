@@ -183,6 +183,27 @@ class TwilioProvider:
         # Just created: queued, whatever the answer claims (Prism's example call is "in-progress").
         return Sent(provider=self.name, provider_id=str(created.sid), status=NotificationStatus.QUEUED)
 
+    def bridge_url(self, ref: int, what: str) -> str:
+        """A bridged call's webhook (``twiml``, ``status``, ``dialed``); ``ref`` is its timeline entry."""
+        return f"{self.public_url}/twilio/bridge/{ref}/{what}"
+
+    async def bridge_call(self, *, desk_phone: str, ref: int) -> Sent:
+        """Ring the operator's desk phone; its answer fetches the script that dials the resident."""
+        client = self._get_client()
+        try:
+            created = await client.calls.create_async(
+                to=desk_phone,
+                from_=self.from_number,
+                url=self.bridge_url(ref, "twiml"),
+                method="POST",
+                status_callback=self.bridge_url(ref, "status"),
+                status_callback_method="POST",
+                timeout=self._ring_timeout_s,
+            )
+        except Exception as err:
+            raise translate(err, "bridged call") from err
+        return Sent(provider=self.name, provider_id=str(created.sid), status=NotificationStatus.QUEUED)
+
     async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
         """Twilio's record of an attempt whose answer we never stored.
 
