@@ -24,6 +24,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "channel.sms": ("短信", "SMS"),
     "channel.voice": ("语音电话", "voice call"),
     "channel.dingtalk": ("钉钉", "DingTalk"),
+    "channel.group": ("片区群", "area group chat"),
     "channel.console": ("值班台", "console"),
     "nstatus.pending": ("待发送", "pending"),
     "nstatus.sending": ("发送中", "sending"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anju.notify.providers import aliyun, dingtalk, log, twilio
+from anju.notify.providers import aliyun, dingtalk, log, twilio, wecom
 from anju.notify.providers.base import BuildArgs, Capability, ProviderSettings, ProviderSpec
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     twilio.SPEC,
     aliyun.SPEC,
     dingtalk.SPEC,
+    wecom.SPEC,
     log.SPEC,
 )
 
