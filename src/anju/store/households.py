@@ -24,7 +24,9 @@ from anju.store.models import Contact, Device, Household, Resident, SensorEvent,
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 #: Household columns an edit may change (residents and contacts are replaced as whole lists).
-EDITABLE_FIELDS = frozenset({"name", "address", "area", "timezone", "notes", "rule_overrides", "active"})
+EDITABLE_FIELDS = frozenset(
+    {"name", "address", "area", "timezone", "notes", "rule_overrides", "active", "phone_provider"}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +49,8 @@ class ContactData:
     relation: str = "family"
     language: str = "zh-CN"
     priority: int = 0
+    #: The provider for this contact's SMS and calls; None: the household's, or by number.
+    phone_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +110,7 @@ def contact_snapshot(contact: Contact) -> dict[str, Any]:
         "phone": contact.phone,
         "language": contact.language,
         "priority": contact.priority,
+        "phone_provider": contact.phone_provider,
     }
 
 
@@ -122,6 +127,7 @@ async def create_household(
     rule_overrides: Mapping[str, Any] | None = None,
     residents: Iterable[ResidentData] = (),
     contacts: Iterable[ContactData] = (),
+    phone_provider: str | None = None,
 ) -> Household:
     """Add a household with its residents and contacts; a taken id is a conflict."""
     if not ID_PATTERN.fullmatch(household_id):
@@ -138,6 +144,7 @@ async def create_household(
         rule_overrides=dict(rule_overrides or {}),
         monitoring_degraded=False,
         active=True,
+        phone_provider=phone_provider,
         created_at=now,
         updated_at=now,
         residents=[_resident(r) for r in residents],

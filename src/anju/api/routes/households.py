@@ -71,6 +71,7 @@ def _snapshot(household: Household) -> dict[str, Any]:
         "timezone": household.timezone,
         "notes": household.notes,
         "rule_overrides": household.rule_overrides,
+        "phone_provider": household.phone_provider,
         "residents": [service.resident_snapshot(r) for r in household.residents],
         "contacts": [service.contact_snapshot(c) for c in household.contacts],
     }
@@ -118,6 +119,7 @@ async def create_household(
             rule_overrides=overrides,
             residents=_residents(body.residents),
             contacts=_contacts(body.contacts),
+            phone_provider=body.phone_provider,
         )
     except ValueError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err

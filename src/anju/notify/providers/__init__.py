@@ -23,9 +23,23 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
 )
 
 
+def phone_provider_names() -> list[str]:
+    """The providers a household or contact may name for its SMS and calls (``phone_provider``)."""
+    phone = (Capability.SMS, Capability.VOICE)
+    return [spec.name for spec in PROVIDERS if all(spec.serves(c) for c in phone) and not spec.dev_only]
+
+
 def webhook_routers() -> list[APIRouter]:
     """The routers of every provider that receives webhooks, mounted at the root by the web app."""
     return [spec.router() for spec in PROVIDERS if spec.router is not None]
 
 
-__all__ = ["PROVIDERS", "BuildArgs", "Capability", "ProviderSettings", "ProviderSpec", "webhook_routers"]
+__all__ = [
+    "PROVIDERS",
+    "BuildArgs",
+    "Capability",
+    "ProviderSettings",
+    "ProviderSpec",
+    "phone_provider_names",
+    "webhook_routers",
+]
