@@ -120,4 +120,6 @@ class Channel(StrEnum):
     SMS = "sms"
     VOICE = "voice"
     DINGTALK = "dingtalk"
+    #: A post to the household's area group chat (a DingTalk or WeCom robot, by ``ANJU_CHAT_ROUTES``).
+    GROUP = "group"
     CONSOLE = "console"

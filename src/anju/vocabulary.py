@@ -112,6 +112,7 @@ CHANNELS: Mapping[str, Label] = {
     Channel.SMS: Label("短信", "SMS"),
     Channel.VOICE: Label("语音电话", "voice call"),
     Channel.DINGTALK: Label("钉钉", "DingTalk"),
+    Channel.GROUP: Label("片区群", "area group chat"),
     Channel.CONSOLE: Label("值班台", "console"),
 }
 

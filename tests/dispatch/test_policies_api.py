@@ -96,7 +96,10 @@ async def test_supervisor_reads_the_policy_file_as_stored_with_its_hash_and_the_
     assert critical["steps"][1] == {
         "name": "call_supervisor",
         "after_s": 60,
-        "notify": [{"to": "oncall_supervisor", "channel": "voice", "every_s": 0}],
+        "notify": [
+            {"to": "oncall_supervisor", "channel": "voice", "every_s": 0},
+            {"to": "area_group", "channel": "group", "every_s": 0},
+        ],
     }
     assert critical["repeat_every_s"] == 300
     assert body["policies"]["follow_up"]["taken_to_hospital"] == 24

@@ -66,13 +66,14 @@ def test_the_contracts_environment_names_still_configure_the_providers(
     monkeypatch.setenv("ANJU_TWILIO_FROM", "+15005550006")
     monkeypatch.setenv("ANJU_PUBLIC_URL", "https://anju.example.org")
     monkeypatch.setenv("ANJU_DINGTALK_WEBHOOK", "https://oapi.dingtalk.com/robot/send?access_token=x")
+    monkeypatch.setenv("ANJU_WECOM_KEY", "693a91f6-0000-4bc4-97a0-0ec2sifa5aaa")
     monkeypatch.setenv("ANJU_ALIYUN_ACCESS_KEY_ID", "LTAI-test")
     monkeypatch.setenv("ANJU_ALIYUN_ACCESS_KEY_SECRET", "secret")
     monkeypatch.setenv("ANJU_ALIYUN_SMS_SIGN_NAME", "安居守护")
     monkeypatch.setenv("ANJU_ALIYUN_SMS_TEMPLATE_ALERT_ZH", "SMS_1")
     monkeypatch.setenv("ANJU_ALIYUN_VOICE_TEMPLATE_ALERT_ZH", "TTS_1")
     notifier = build_provider(load_settings())
-    assert notifier.describe() == "sms/voice: twilio+aliyun, dingtalk: dingtalk"
+    assert notifier.describe() == "sms/voice: twilio+aliyun, group chat: dingtalk+wecom"
     for spec in PROVIDERS:
         if not spec.dev_only:
             # Read by the provider's own settings class as well, without the service's settings.
@@ -83,8 +84,8 @@ def test_without_settings_only_the_development_log_provider_is_built(monkeypatch
     unset = ("ANJU_TWILIO_ACCOUNT_SID", "ANJU_TWILIO_AUTH_TOKEN", "ANJU_TWILIO_FROM", "ANJU_DINGTALK_WEBHOOK")
     for var in unset:
         monkeypatch.delenv(var, raising=False)
-    assert build_provider(load_settings()).describe() == "sms/voice: none, dingtalk: none"
-    assert build_provider(load_settings(), dev_log=True).describe() == "sms/voice: log, dingtalk: log"
+    assert build_provider(load_settings()).describe() == "sms/voice: none, group chat: none"
+    assert build_provider(load_settings(), dev_log=True).describe() == "sms/voice: log, group chat: log"
 
 
 def _names_in_code(tree: ast.AST) -> set[str]:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from anju.domain import DeviceKind, Protocol, Role
+from anju.notify.providers import phone_provider_names
 
 T = TypeVar("T")
 
@@ -39,7 +40,17 @@ def _timezone(value: str | None) -> str | None:
     return value
 
 
+def _phone_provider(value: str | None) -> str | None:
+    """A registered phone provider's name, or None: by number (``ANJU_NOTIFY_ROUTES``)."""
+    names = phone_provider_names()
+    if value is not None and value not in names:
+        raise ValueError(f"unknown phone provider {value!r}; one of: {', '.join(names)} (or null: by number)")
+    return value
+
+
 Phone = Annotated[str, AfterValidator(_phone)]
+#: Which provider carries a household's or contact's SMS and calls; null: chosen by the number.
+PhoneProviderName = Annotated[str | None, AfterValidator(_phone_provider)]
 TimeZone = Annotated[str | None, AfterValidator(_timezone)]
 Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", max_length=8)]
 EntityId = Annotated[str, StringConstraints(pattern=ID_REGEX)]
@@ -172,6 +183,7 @@ class ContactIn(Schema):
     #: Lower is called first.
     priority: int = Field(default=0, ge=0, le=1000)
     translations: Translations = Field(default_factory=dict, max_length=8)
+    phone_provider: PhoneProviderName = None
 
 
 class ContactRead(Schema):
@@ -182,6 +194,7 @@ class ContactRead(Schema):
     language: str
     priority: int
     translations: dict[str, Any]
+    phone_provider: str | None = None
 
 
 class HouseholdCreate(Schema):
@@ -198,6 +211,7 @@ class HouseholdCreate(Schema):
     rule_overrides: dict[str, Any] = Field(default_factory=dict)
     residents: list[ResidentIn] = Field(default_factory=list, max_length=20)
     contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
+    phone_provider: PhoneProviderName = None
 
 
 class HouseholdUpdate(Schema):
@@ -215,12 +229,15 @@ class HouseholdUpdate(Schema):
     residents: list[ResidentIn] | None = Field(default=None, max_length=20)
     contacts: list[ContactIn] | None = Field(default=None, max_length=20)
     active: bool | None = None
+    phone_provider: PhoneProviderName = None
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> HouseholdUpdate:
-        # ``timezone: null`` means "use the service's zone"; every other field needs a value.
+        # ``timezone: null`` means "use the service's zone", ``phone_provider: null`` "by number";
+        # every other field needs a value.
+        nullable = ("timezone", "phone_provider")
         nulls = sorted(
-            name for name in self.model_fields_set if name != "timezone" and getattr(self, name) is None
+            name for name in self.model_fields_set if name not in nullable and getattr(self, name) is None
         )
         if nulls:
             raise ValueError(f"these fields cannot be null: {', '.join(nulls)}")
@@ -241,6 +258,7 @@ class HouseholdRead(Schema):
     #: True while a PIR or door sensor of the home is offline: detection is weaker.
     monitoring_degraded: bool
     active: bool
+    phone_provider: str | None = None
     created_at: datetime
     updated_at: datetime
     residents: list[ResidentRead]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from anju.dispatch.policy import Policies, current_policies, next_due
 from anju.dispatch.recipients import Recipient, add_notification, resolve
 from anju.dispatch.steps import fire_step, start
 from anju.domain import ACTIVE_STATES, IncidentState, Severity
+from anju.notify.chat import group_chat_configured
 from anju.store.db import transaction
 from anju.store.models import Household, Incident
 
@@ -41,6 +43,7 @@ __all__ = [
     "refresh_open_gauge",
     "resolve",
     "run_due_escalations",
+    "runtime_policies",
     "start",
 ]
 
@@ -99,9 +102,16 @@ async def _claim_and_fire(
     return incident
 
 
+def runtime_policies(ctx: Context) -> Policies:
+    """The policy file of ``ctx``'s rules folder, posting to area groups when a robot is configured."""
+    policies = current_policies(ctx.settings.rules_dir / "escalation.toml")
+    chat = ctx.notifier.chat is not None if ctx.notifier is not None else group_chat_configured(ctx.settings)
+    return dataclasses.replace(policies, group_chat=chat) if chat != policies.group_chat else policies
+
+
 async def run_due_escalations(ctx: Context, now: datetime, *, policies: Policies | None = None) -> int:
     """Fire every step due at ``now``; returns how many fired. Safe to run in several processes."""
-    pol = policies or current_policies(ctx.settings.rules_dir / "escalation.toml")
+    pol = policies or runtime_policies(ctx)
     fired = 0
     for _round in range(1000):  # bounded: each round fires at most BATCH first-pass steps
         async with ctx.db() as session:

@@ -31,6 +31,8 @@ class Target(StrEnum):
     ONCALL_PHONE = "oncall_phone"
     ONCALL_SUPERVISOR = "oncall_supervisor"
     HOUSEHOLD_CONTACTS = "household_contacts"
+    #: The group chat of the household's area (a DingTalk or WeCom robot, by ``ANJU_CHAT_ROUTES``).
+    AREA_GROUP = "area_group"
     #: One contact of the household; ``household_contacts`` becomes these when the incident opens.
     CONTACT = "contact"
 
@@ -76,6 +78,9 @@ class Policies:
     oncall: OnCall = field(default_factory=OnCall)
     #: Hours after resolution at which the follow-up is due; absent or 0 = none.
     follow_up_hours: dict[Outcome, float] = field(default_factory=dict)
+    #: Whether ``area_group`` entries post: a group chat robot is configured (``runtime_policies``).
+    #: Without one they are skipped, not written as rows that could never be sent.
+    group_chat: bool = False
 
     def follow_up_due(self, outcome: Outcome, resolved_at: datetime) -> datetime | None:
         hours = self.follow_up_hours.get(outcome, 0)
@@ -115,7 +120,9 @@ def _notify(raw: Any, where: str) -> Notify:
         raise ProfileError(f"{where}: use to = 'household_contacts', not 'contact'")
     if to is Target.DUTY_OPERATORS and channel is not Channel.CONSOLE:
         raise ProfileError(f"{where}: duty_operators are reached on the console only")
-    if to is not Target.DUTY_OPERATORS and channel not in _PHONE_CHANNELS:
+    if (to is Target.AREA_GROUP) != (channel is Channel.GROUP):
+        raise ProfileError(f"{where}: area_group is reached on channel group, and only it")
+    if to not in (Target.DUTY_OPERATORS, Target.AREA_GROUP) and channel not in _PHONE_CHANNELS:
         raise ProfileError(f"{where}: {to.value} is reached by sms or voice, not {channel.value}")
     every = raw.get("every_s", 0)
     if not isinstance(every, int) or every < 0:

@@ -62,6 +62,12 @@ async def resolve(
         return [
             Recipient(name="值班坐席 duty operators", kind=to.value, address="console", language="zh-CN")
         ], None
+    if to is Target.AREA_GROUP:
+        if not policies.group_chat:
+            return [], None  # no group chat robot configured: nothing to post to, nothing missed
+        # The notify worker picks the robot by the household's area when it posts.
+        group = Recipient(name="片区群 area group", kind=to.value, address="group", language=oc.language)
+        return [group], None
     if to is Target.ONCALL_PHONE:
         if not oc.duty_phone:
             return [], oc.duty_name

@@ -58,7 +58,8 @@ async def fire_step(
                     incident_id=incident_id,
                     channel=channel,
                     recipient=r,
-                    body=messages.alarm(facts, r.language),
+                    # A group post is written by the notify worker, with the incident's link.
+                    body="" if channel is Channel.GROUP else messages.alarm(facts, r.language),
                     step=step["name"],
                     now=now,
                     actor=ESCALATION_ACTOR,

@@ -80,7 +80,9 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
         if incident is not None:
             visit = is_visit_request(incident, row)
             tz = ctx.settings.timezone
-            facts = await alert_facts(session, incident, default_tz=tz, visit_request=visit)
+            facts = await alert_facts(
+                session, incident, default_tz=tz, visit_request=visit, public_url=ctx.settings.public_url
+            )
         # Stored at the claim so a resend (and a lookup after a crash) uses the very same text.
         row.body = render(row, incident, facts)
         route, pinned = await route_for(session, row, incident)

@@ -5,8 +5,20 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.domain import Channel, IncidentState
-from anju.notify.templates import AlertFacts, Lang, language_of, sms_text, voice_text
+from anju.notify.templates import AlertFacts, Lang, group_text, language_of, sms_text, voice_text
 from anju.store.models import Household, Incident, Notification
+
+#: The console's page of one incident, linked from group chat posts.
+INCIDENT_PATH = "/incidents/{incident_id}"
+#: Channels that post to a group chat robot.
+GROUP_CHANNELS = frozenset({Channel.GROUP, Channel.DINGTALK})
+
+
+def incident_url(public_url: str | None, incident_id: int) -> str | None:
+    """The incident's console page at ``ANJU_PUBLIC_URL``, or None when Anju has no public URL."""
+    if not public_url:
+        return None
+    return public_url.rstrip("/") + INCIDENT_PATH.format(incident_id=incident_id)
 
 
 def ref_marker(notification_id: int) -> str:
@@ -29,7 +41,12 @@ def is_visit_request(incident: Incident, row: Notification) -> bool:
 
 
 async def alert_facts(
-    session: AsyncSession, incident: Incident, *, default_tz: str, visit_request: bool = False
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    default_tz: str,
+    visit_request: bool = False,
+    public_url: str | None = None,
 ) -> AlertFacts:
     household = await session.get(Household, incident.household_id)
     return AlertFacts(
@@ -40,6 +57,8 @@ async def alert_facts(
         at=incident.opened_at,
         timezone=(household.timezone if household and household.timezone else default_tz),
         visit_request=visit_request,
+        area=household.area if household else "",
+        incident_url=incident_url(public_url, incident.id),
     )
 
 
@@ -51,7 +70,9 @@ def render(row: Notification, incident: Incident | None, facts: AlertFacts | Non
     channel = Channel(row.channel)
     text = row.body
     lang = language_of(row.language)
-    if not text and facts is not None:
+    if not text and facts is not None and channel in GROUP_CHANNELS:
+        text = group_text(facts, lang)
+    elif not text and facts is not None:
         text = voice_text(facts, lang) if channel is Channel.VOICE else sms_text(facts, lang)
     elif channel is Channel.SMS and incident is not None and _awaits_answer(incident, text):
         # A body written elsewhere without the answer keys: say how to answer, or nobody will.

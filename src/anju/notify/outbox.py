@@ -24,6 +24,7 @@ from anju.context import Context
 from anju.domain import Channel, NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.claim import Claimed, provider_ids_elsewhere
+from anju.notify.content import GROUP_CHANNELS
 from anju.notify.failover import fail_over_or_fall_back
 from anju.notify.notifiers import build_provider, notifier_for, policy_for, use_notifier, wake
 from anju.notify.policy import DeliveryPolicy
@@ -66,7 +67,7 @@ async def _send(notifier: Notifier, message: Outgoing) -> Sent | None:
             status=_S.DELIVERED,
             tracked=False,
         )
-    if message.channel is Channel.DINGTALK:
+    if message.channel in GROUP_CHANNELS:
         return await notifier.chat.post(message) if notifier.chat else None
     if notifier.phone is None:
         return None

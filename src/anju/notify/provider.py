@@ -75,7 +75,7 @@ class PhoneProvider(Protocol):
 
 @runtime_checkable
 class ChatProvider(Protocol):
-    """A group chat robot (DingTalk): posts, no delivery reports."""
+    """A group chat robot (DingTalk, WeCom): posts, no delivery reports."""
 
     name: str
 
@@ -101,7 +101,7 @@ class Notifier:
         phone = "+".join(phones) if phones else (self.phone.name if self.phone else "none")
         chats = getattr(self.chat, "robots", None)
         chat = "+".join(c.name for c in chats) if chats else (self.chat.name if self.chat else "none")
-        parts = [f"sms/voice: {phone}", f"dingtalk: {chat}"]
+        parts = [f"sms/voice: {phone}", f"group chat: {chat}"]
         return ", ".join(parts)
 
     async def aclose(self) -> None:

@@ -22,6 +22,7 @@ from anju.config import Settings
 from anju.domain import Channel
 from anju.errors import DeliveryFailed
 from anju.metrics import Metrics
+from anju.notify.chat import build_chat_router
 from anju.notify.policy import DEFAULT_POLICY
 from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, Sent
 from anju.notify.providers import PROVIDERS, BuildArgs, Capability, ProviderSettings
@@ -191,7 +192,7 @@ def build_notifier(settings: Settings, *, clock: Clock | None = None, dev_log: b
     chats: dict[str, ChatProvider] = {}
     for spec in PROVIDERS:
         is_phone = spec.serves(Capability.SMS) and spec.serves(Capability.VOICE)
-        is_chat = spec.serves(Capability.DINGTALK)
+        is_chat = spec.serves(Capability.GROUP) or spec.serves(Capability.DINGTALK)
         if spec.dev_only and not (dev_log and (not phones or not chats)):
             continue  # the development log stands in only for what nothing else serves
         provider_settings = spec.settings.from_settings(settings)
@@ -215,9 +216,9 @@ def build_notifier(settings: Settings, *, clock: Clock | None = None, dev_log: b
         )
     elif phones:
         phone = next(iter(phones.values()))
-    chat = next(iter(chats.values())) if chats else None
-    extra: list[PhoneProvider | ChatProvider] = [*list(chats.values())[1:]]
-    return Notifier(phone=phone, chat=chat, extra=extra)
+    # Group posts go to the household's area robot (``ANJU_CHAT_ROUTES``), else the global ones.
+    chat = build_chat_router(settings, chats, args)
+    return Notifier(phone=phone, chat=chat)
 
 
 def bind_metrics(notifier: Notifier, metrics: Metrics) -> None:

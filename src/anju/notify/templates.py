@@ -36,6 +36,10 @@ class AlertFacts:
     timezone: str
     #: True once the center has acknowledged: the message asks the recipient to visit.
     visit_request: bool = False
+    #: The household's area (district/town/village): which area's group chat hears of it.
+    area: str = ""
+    #: The incident's page on the console (``ANJU_PUBLIC_URL`` + path), or None without a public URL.
+    incident_url: str | None = None
 
 
 def _pick(pair: tuple[str, str], lang: Lang) -> str:
@@ -87,6 +91,45 @@ def voice_text(facts: AlertFacts, lang: Lang) -> str:
         f"This is the Anju care center with a {_severity_text(facts.severity, lang)} alert. "
         f"{facts.household}: {what}, at {when}. {where}{ask}. To pass it to the next contact, press 2."
     )
+
+
+def group_text(facts: AlertFacts, lang: Lang) -> str:
+    """A group chat post: what, where, when, and the incident's page for whoever picks it up."""
+    sev, what, when = _severity_text(facts.severity, lang), _rule_text(facts.rule, lang), _when(facts, lang)
+    where = facts.address or ("地址未登记" if lang is Lang.ZH else "address not on file")
+    if lang is Lang.ZH:
+        text = f"【安居】{sev}：{facts.household}（{where}）{what}，{when}。请在值班台接警。"
+        return text + (f"\n事件详情：{facts.incident_url}" if facts.incident_url else "")
+    text = (
+        f"[Anju] {sev.upper()}: {facts.household} ({where}): {what}, {when}. Please respond on the console."
+    )
+    return text + (f"\nIncident: {facts.incident_url}" if facts.incident_url else "")
+
+
+def group_markdown(facts: AlertFacts, lang: Lang) -> str:
+    """The same post as markdown (WeCom's robot), with the incident's page as a link."""
+    sev, what, when = _severity_text(facts.severity, lang), _rule_text(facts.rule, lang), _when(facts, lang)
+    zh = lang is Lang.ZH
+    where = facts.address or ("地址未登记" if zh else "address not on file")
+    if zh:
+        lines = [
+            f"## 【安居】{sev}：{what}",
+            f"> 住户：**{facts.household}**",
+            f"> 地址：{where}",
+            f"> 时间：{when}",
+        ]
+        lines += [f"> 片区：{facts.area}"] if facts.area else []
+        link = f"[打开事件，接警处置]({facts.incident_url})" if facts.incident_url else "请在值班台接警。"
+    else:
+        lines = [f"## [Anju] {sev.upper()}: {what}", f"> Household: **{facts.household}**"]
+        lines += [f"> Address: {where}", f"> Time: {when}"]
+        lines += [f"> Area: {facts.area}"] if facts.area else []
+        link = (
+            f"[Open the incident to respond]({facts.incident_url})"
+            if facts.incident_url
+            else "Please respond on the console."
+        )
+    return "\n".join([*lines, "", link])
 
 
 #: Spoken or sent back after a key press or SMS reply.

@@ -169,6 +169,20 @@ async def fall_back(
         )
         return FallbackResult(None, note)
     channel = Channel(row.channel)
+    if channel in (Channel.GROUP, Channel.DINGTALK) and incident is not None:
+        # A group post adds eyes; reaching people stays with the escalation's own phone steps.
+        note = f"{reason}; the group chat post failed, the escalation goes on"
+        session.add(
+            audit.timeline_entry(
+                incident.id,
+                at=now,
+                actor=SYSTEM,
+                kind="notification_failed",
+                note=note,
+                data={"notification_id": row.id},
+            )
+        )
+        return FallbackResult(None, note)
     new: Notification | None = None
     if channel is Channel.SMS and not declined:
         new = _copy_for(row, now=now, step=step, channel=Channel.VOICE)

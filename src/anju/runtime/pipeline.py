@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from anju import audit
 from anju.context import Context
-from anju.dispatch.policy import current_policies
+from anju.dispatch.escalation import runtime_policies
 from anju.dispatch.service import RaiseResult, json_safe_detail, raise_findings
 from anju.domain import DeviceKind
 from anju.engine.core import Engine
@@ -156,7 +156,7 @@ class Pipeline:
         return result
 
     async def _raise_findings(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult:
-        policies = current_policies(self.ctx.settings.rules_dir / "escalation.toml")
+        policies = runtime_policies(self.ctx)
         return await raise_findings(
             session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus
         )

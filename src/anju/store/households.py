@@ -36,6 +36,7 @@ EDITABLE_FIELDS = frozenset(
         "translations",
         "rule_overrides",
         "active",
+        "phone_provider",
     }
 )
 
@@ -69,6 +70,8 @@ class ContactData:
     language: str = "zh-CN"
     priority: int = 0
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The provider for this contact's SMS and calls; None: the household's, or by number.
+    phone_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +140,7 @@ async def create_household(
     rule_overrides: Mapping[str, Any] | None = None,
     residents: Iterable[ResidentData] = (),
     contacts: Iterable[ContactData] = (),
+    phone_provider: str | None = None,
 ) -> Household:
     """Add a household with its residents and contacts; a taken id is a conflict."""
     if not ID_PATTERN.fullmatch(household_id):
@@ -156,6 +160,7 @@ async def create_household(
         rule_overrides=dict(rule_overrides or {}),
         monitoring_degraded=False,
         active=True,
+        phone_provider=phone_provider,
         created_at=now,
         updated_at=now,
         residents=[_resident(r) for r in residents],

@@ -74,6 +74,7 @@ def _snapshot(household: Household) -> dict[str, Any]:
         "access_notes": household.access_notes,
         "translations": household.translations,
         "rule_overrides": household.rule_overrides,
+        "phone_provider": household.phone_provider,
         "residents": [service.resident_snapshot(r) for r in household.residents],
         "contacts": [service.contact_snapshot(c) for c in household.contacts],
     }
@@ -124,6 +125,7 @@ async def create_household(
             rule_overrides=overrides,
             residents=_residents(body.residents),
             contacts=_contacts(body.contacts),
+            phone_provider=body.phone_provider,
         )
     except ValueError as err:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from err

@@ -36,6 +36,7 @@ ENTRIES: dict[str, tuple[str, str]] = {
     "nstatus.not_sent.sms": ("未发送（未配置短信通道）", "not sent (no SMS provider configured)"),
     "nstatus.not_sent.voice": ("未发送（未配置语音通道）", "not sent (no voice provider configured)"),
     "nstatus.not_sent.dingtalk": ("未发送（未配置钉钉通道）", "not sent (no DingTalk configured)"),
+    "nstatus.not_sent.group": ("未发送（未配置片区群机器人）", "not sent (no group chat robot configured)"),
     "relation.family": ("家属", "family"),
     "relation.son": ("儿子", "son"),
     "relation.daughter": ("女儿", "daughter"),

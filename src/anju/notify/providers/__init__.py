@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anju.notify.providers import aliyun, dingtalk, log, twilio
+from anju.notify.providers import aliyun, dingtalk, log, twilio, wecom
 from anju.notify.providers.base import BuildArgs, Capability, ProviderSettings, ProviderSpec
 
 if TYPE_CHECKING:
@@ -18,8 +18,15 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     twilio.SPEC,
     aliyun.SPEC,
     dingtalk.SPEC,
+    wecom.SPEC,
     log.SPEC,
 )
+
+
+def phone_provider_names() -> list[str]:
+    """The providers a household or contact may name for its SMS and calls (``phone_provider``)."""
+    phone = (Capability.SMS, Capability.VOICE)
+    return [spec.name for spec in PROVIDERS if all(spec.serves(c) for c in phone) and not spec.dev_only]
 
 
 def webhook_routers() -> list[APIRouter]:
@@ -27,4 +34,12 @@ def webhook_routers() -> list[APIRouter]:
     return [spec.router() for spec in PROVIDERS if spec.router is not None]
 
 
-__all__ = ["PROVIDERS", "BuildArgs", "Capability", "ProviderSettings", "ProviderSpec", "webhook_routers"]
+__all__ = [
+    "PROVIDERS",
+    "BuildArgs",
+    "Capability",
+    "ProviderSettings",
+    "ProviderSpec",
+    "phone_provider_names",
+    "webhook_routers",
+]

@@ -24,6 +24,8 @@ class Capability(StrEnum):
     SMS = "sms"
     VOICE = "voice"
     DINGTALK = "dingtalk"
+    #: Posts to a group chat robot: the area's group (``group`` rows, routed by ``ANJU_CHAT_ROUTES``).
+    GROUP = "group"
     #: Reports delivery later (status callbacks), so a row waits for a report with a deadline.
     DELIVERY_STATUS = "delivery_status"
     #: Receives the recipients' answers (SMS replies, key presses) on its webhooks.
@@ -42,6 +44,9 @@ class ProviderSettings(BaseSettings):
     #: Fields whose name in the service's settings is not ``<prefix stem><field>``, e.g.
     #: ``{"public_url": "public_url"}`` for a setting the service shares with the provider.
     service_names: ClassVar[dict[str, str]] = {}
+    #: The credentials of one robot (a group chat provider): an area's route gives its own, and
+    #: takes every other field from the provider's global settings.
+    route_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def env_prefix(cls) -> str:
@@ -58,6 +63,18 @@ class ProviderSettings(BaseSettings):
             if value is not None:
                 given[name] = value
         return cls(**given)  # type: ignore[arg-type]
+
+    def for_route(self, fields: dict[str, object]) -> Self:
+        """These settings with one route's credentials (``route_fields``) instead of the global ones."""
+        unknown = sorted(set(fields) - self.route_fields)
+        if unknown:
+            raise ValueError(
+                f"unknown fields {', '.join(unknown)} (allowed: {', '.join(sorted(self.route_fields))})"
+            )
+        kept = self.model_dump(exclude=set(self.route_fields))
+        # Unset credentials are given as their defaults: the environment's global ones must not leak in.
+        unset = {name: type(self).model_fields[name].default for name in self.route_fields}
+        return type(self)(**{**kept, **unset, **fields})
 
     def configured(self) -> bool:
         """Whether enough is set to build the provider."""

@@ -15,7 +15,7 @@ def _build(settings: ProviderSettings, args: BuildArgs) -> DingTalkProvider:
 
 SPEC = ProviderSpec(
     name=DingTalkProvider.name,
-    capabilities=frozenset({Capability.DINGTALK}),
+    capabilities=frozenset({Capability.DINGTALK, Capability.GROUP}),
     settings=DingTalkSettings,
     build=_build,
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -10,6 +12,7 @@ from anju.notify.providers.base import ProviderSettings
 
 class DingTalkSettings(ProviderSettings):
     model_config = SettingsConfigDict(env_prefix="ANJU_DINGTALK_", extra="ignore")
+    route_fields: ClassVar[frozenset[str]] = frozenset({"webhook", "secret"})
 
     webhook: str | None = None
     secret: SecretStr | None = None

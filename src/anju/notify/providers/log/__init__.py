@@ -20,7 +20,7 @@ def _build(settings: ProviderSettings, args: BuildArgs) -> LogProvider:
 
 SPEC = ProviderSpec(
     name=LogProvider.name,
-    capabilities=frozenset({Capability.SMS, Capability.VOICE, Capability.DINGTALK}),
+    capabilities=frozenset({Capability.SMS, Capability.VOICE, Capability.DINGTALK, Capability.GROUP}),
     settings=LogSettings,
     build=_build,
     dev_only=True,
