@@ -34,7 +34,7 @@ from typing import Any
 from anju.domain import CheckinAnswer, Rule, Severity
 from anju.engine.core import Engine
 from anju.engine.learn import LearnedRoutine
-from anju.engine.model import Finding, HouseholdSpec, Intake
+from anju.engine.model import Finding, Intake
 from anju.engine.pack import RulePack, load_pack
 from anju.engine.prior import RoutinePrior
 from anju.replay import read_rows, replay_rows
@@ -175,6 +175,7 @@ def evaluate(
         "found": found,
         "answered": answered,
         "page_findings": pages,
+        "checkin_findings": checkins,
     }
 
 

@@ -86,16 +86,20 @@ def test_the_high_after_an_unanswered_checkin_has_the_key_it_has_without_checkin
     assert [f.key for f in direct] == [f.key for f in later if f.rule is Rule.INACTIVITY]
 
 
-def test_ok_closes_the_checkin_and_the_silence_is_watched_again_at_the_day_parts_max() -> None:
+def test_ok_closes_the_checkin_and_a_silence_that_goes_on_is_asked_about_again() -> None:
     e = engine()
     silent_from_ten(e)
     e.advance(at(1, 13))
     assert answer(e, CheckinAnswer.OK, at(1, 13, 4)) == []
-    assert e.advance(at(1, 17, 59)) == []
-    again = e.advance(at(1, 18))  # day max 8 h: the resident may have fallen since answering
-    assert [(f.rule, f.detail["evidence"]["threshold_by"]) for f in again] == [
-        (Rule.CHECKIN, "day part max, second alert")
+    assert e.advance(at(1, 17, 3)) == []
+    again = e.advance(at(1, 17, 4))  # reask 4 h: fine when called, maybe fallen since
+    assert [(f.rule, f.detail["asked_again"], f.key.endswith("#2")) for f in again] == [
+        (Rule.CHECKIN, 1, True)
     ]
+    assert answer(e, CheckinAnswer.OK, at(1, 17, 6)) == []
+    assert [f.rule for f in e.advance(at(1, 21, 16))] == [Rule.CHECKIN, Rule.INACTIVITY]
+    assert ev(e, "pir-1", EventName.MOTION, at(1, 21, 30)) == []
+    assert e.advance(at(1, 23)) == []
 
 
 def test_a_sign_of_life_within_the_window_closes_the_checkin_quietly() -> None:
@@ -177,7 +181,8 @@ def test_not_returned_is_asked_and_ok_teaches_the_outing() -> None:
     asked = e.advance(at(1, 18, 1))
     assert [f.detail.get("rule") for f in asked] == ["not_returned"]
     assert answer(e, CheckinAnswer.OK, at(1, 18, 5)) == []
-    assert e.advance(at(1, 23)) == []
+    assert e.advance(at(1, 22, 4)) == []
+    assert [f.detail.get("asked_again") for f in e.advance(at(1, 22, 5))] == [1]  # still out 4 h on
     outings = e.snapshot(HID)["profile"]["outings"]
     assert outings[:2] == [601, 484]  # away from 10:01 local (the close), 484 min: taught at once
 

@@ -53,11 +53,11 @@ def test_replay_prints_the_checkin_then_the_high_when_nobody_answers(tmp_path: P
 def test_replay_honours_an_ok_row_and_a_help_row(tmp_path: Path) -> None:
     ok = SILENT + "2026-03-01T13:04:00.000+08:00,h-r,checkin,checkin,ok,\n"
     lines, _ = run(tmp_path, ok, "--rules", str(PACK))
-    # No page at 13:10; a second check-in at the day's max (18:00), unanswered: the high at 18:10.
+    # No page at 13:10; asked again 4 h after the ok (17:04), unanswered: the high at 17:14.
     assert [(x["rule"], x["at"][11:16]) for x in lines] == [
         ("checkin", "05:00"),
-        ("checkin", "10:00"),
-        ("inactivity", "10:10"),
+        ("checkin", "09:04"),
+        ("inactivity", "09:14"),
     ]
     helped = SILENT + "2026-03-01T13:04:00.000+08:00,h-r,checkin,checkin,help,\n"
     lines, _ = run(tmp_path, helped, "--rules", str(PACK))

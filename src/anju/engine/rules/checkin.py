@@ -5,8 +5,10 @@ A suspicion -- a ``high`` finding of one of ``checkin.rules`` (the silence rules
 paging. It raises a ``checkin`` finding (``at``: when the call is placed; ``detail.window_s``) and
 keeps the suspicion pending until ``at + window_s``:
 
-- a sign of life after the one the suspicion was about, or a ``checkin ok`` answer, closes it and
-  nothing is raised (``ok`` also teaches the home that this silence or outing was ordinary);
+- a sign of life after the one the suspicion was about closes it, and nothing is raised;
+- ``checkin ok`` closes the call and teaches the home that this silence or outing was ordinary; if
+  the silence (or the outing) still goes on ``reask`` later, the resident is asked again (fine when
+  called, maybe fallen since), and so on until a sign of life;
 - ``checkin help`` raises the rule's finding as ``critical`` at once;
 - ``no_answer``, or nothing by the deadline, raises the rule's own ``high`` finding with the key it
   has without check-ins, its evidence saying the check-in went unanswered.
@@ -60,6 +62,7 @@ class CheckinParams:
     quiet_from: int
     quiet_until: int
     strong_only: bool
+    reask: int
 
     def quiet(self, minute: int) -> bool:
         if self.quiet_from <= self.quiet_until:
@@ -70,7 +73,7 @@ class CheckinParams:
 class Pending:
     """The suspicion being asked about (or kept until quiet hours end): what to raise if unanswered."""
 
-    __slots__ = ("detail", "device_id", "due", "found", "key", "la", "placed", "rec", "rule")
+    __slots__ = ("asks", "detail", "device_id", "due", "found", "key", "la", "placed", "rec", "rule")
 
     def __init__(self, f: dict[str, Any], la: float, rec: list[Any]) -> None:
         self.rule, self.key, self.device_id = str(f["rule"]), str(f["key"]), f.get("device_id")
@@ -80,6 +83,8 @@ class Pending:
         #: yet placed), and when it is due: the deadline, or when a kept suspicion is called about.
         self.la, self.placed, self.due = la, UNSET, INF
         self.rec = rec
+        #: Calls placed about this suspicion (a re-ask after an ``ok`` is one more).
+        self.asks = int(f.get("asks", 0))
 
     def to_json(self) -> dict[str, Any]:
         return {s: getattr(self, s) for s in self.__slots__ if s != "rec"}
@@ -110,11 +115,12 @@ class CheckIn(Rule):
             "quiet_from": "clock",
             "quiet_until": "clock",
             "quiet_calls": "choice:strong,always",
+            "reask": "duration",
         }
     }
     optional: ClassVar[Omissible] = {
         "checkin": frozenset(
-            {"enabled", "opt_out", "window", "rules", "quiet_from", "quiet_until", "quiet_calls"}
+            {"enabled", "opt_out", "window", "rules", "quiet_from", "quiet_until", "quiet_calls", "reask"}
         )
     }
     state = CheckinState
@@ -129,6 +135,7 @@ class CheckIn(Rule):
             quiet_from=parse_clock(ci.get("quiet_from", "23:00"), "checkin.quiet_from"),
             quiet_until=parse_clock(ci.get("quiet_until", "06:00"), "checkin.quiet_until"),
             strong_only=ci.get("quiet_calls", "strong") == "strong",
+            reask=parse_duration(ci.get("reask", "4h"), "checkin.reask"),
         )
         self.active = self.p.enabled
         self.silence = compile_silence(pack)
@@ -180,7 +187,7 @@ class CheckIn(Rule):
             rec: list[Any] = [f.rule.value, start, -1 if outing else home.last_cell, due, UNSET, "asked"]
             book.recent = [*book.recent[-(RECENT - 1) :], rec]
             pend = book.pending
-            if p.opt_out or (pend is not None and not self._moot(home, pend)):
+            if p.opt_out or (pend is not None and pend.placed > 0 and not self._moot(home, pend)):
                 # Opted out; or one call at a time: a second suspicion while one is asked pages now.
                 rec[RAISED], rec[VERDICT] = due, "opted_out" if p.opt_out else "unanswered"
                 home.hold = start
@@ -188,16 +195,24 @@ class CheckIn(Rule):
                 continue
             facts = {"rule": f.rule.value, "key": f.key, "device_id": f.device_id, "detail": f.detail}
             pend = book.pending = Pending({**facts, "found": due}, home.last_activity, rec)
-            m = local(home.tz, due)
-            if p.strong_only and p.quiet(m.hour * 60 + m.minute):
-                strong = self._strong_at(home, f.rule, start)
-                if due < strong:
-                    # Not worth waking the resident yet: watched until it is, or quiet hours end.
-                    pend.due = min(strong, next_local(home.tz, due, p.quiet_until))
-                    del out[i]
-                    continue
-            out[i] = self._ask(home, pend, due)
+            asked = self._place(home, pend, due)
+            if asked is None:
+                del out[i]
+                continue
+            out[i] = asked
             i += 1
+
+    def _place(self, home: Home, pend: Pending, t: float) -> Finding | None:
+        """Call now; or, in quiet hours, keep it until the evidence is strong or quiet hours end."""
+        p = self.p
+        m = local(home.tz, t)
+        if p.strong_only and p.quiet(m.hour * 60 + m.minute):
+            strong = self._strong_at(home, RuleName(pend.rule), pend.rec[START])
+            if t < strong:
+                # Not worth waking the resident yet: watched until it is, or quiet hours end.
+                pend.placed, pend.due = UNSET, min(strong, next_local(home.tz, t, p.quiet_until))
+                return None
+        return self._ask(home, pend, t)
 
     def _strong_at(self, home: Home, rule: RuleName, start: float) -> float:
         """When the evidence is strong enough to wake someone: the day part's max is reached."""
@@ -223,6 +238,8 @@ class CheckIn(Rule):
     def _ask(self, home: Home, pend: Pending, t: float) -> Finding:
         pend.placed, pend.due = t, t + self.p.window
         pend.rec[ASKED] = t
+        pend.asks += 1
+        key = f"checkin:{pend.key}" if pend.asks == 1 else f"checkin:{pend.key}#{pend.asks}"
         detail = {
             "rule": pend.rule,
             "window_s": self.p.window,
@@ -231,7 +248,9 @@ class CheckIn(Rule):
             "local_time": local(home.tz, t).strftime("%H:%M"),
             "evidence": pend.detail,
         }
-        return finding(home, RuleName.CHECKIN, t, f"checkin:{pend.key}", pend.device_id, detail)
+        if pend.asks > 1:
+            detail["asked_again"] = pend.asks - 1  # it answered ok before, and nothing moved since
+        return finding(home, RuleName.CHECKIN, t, key, pend.device_id, detail)
 
     # ---- timers --------------------------------------------------------------------------------
 
@@ -249,7 +268,9 @@ class CheckIn(Rule):
             book.pending = None
             pend.rec[VERDICT] = "sign_of_life"
         elif pend.placed <= 0:
-            out.append(self._ask(home, pend, due))
+            asked = self._place(home, pend, due)
+            if asked is not None:
+                out.append(asked)
         else:
             self._raise(home, book, pend, due, "unanswered", Severity.HIGH, out)
         return True
@@ -286,11 +307,11 @@ class CheckIn(Rule):
         pend = book.pending
         if pend is not None and pend.placed > 0:
             if answer is CheckinAnswer.OK:
-                book.pending = None
                 pend.rec[VERDICT] = "ok"
                 self._teach(home, pend.rec, t)
-                if pend.rule != RuleName.NOT_RETURNED.value:
-                    home.states.rewatch = pend.rec[START]  # watched again at the day part's max
+                # Kept: asked again if nothing has moved ``reask`` from now.
+                pend.placed, pend.due = UNSET, t + self.p.reask
+                pend.rec[VERDICT] = "asked"
             elif answer is CheckinAnswer.HELP:
                 self._raise(home, book, pend, t, "help", Severity.CRITICAL, out)
             else:

@@ -37,12 +37,10 @@ class SilenceState:
     inact_for: float = UNSET
     inact_due: float = INF
     inact_armed: bool = False
-    #: The last_activity of a silence whose check-in the resident answered: watched again at the max.
-    rewatch: float = UNSET
 
 
 #: What a snapshot keeps of the silence (the rest is derived again).
-_KEPT = ("cap_alerted", "rewatch", "silence_alerted")
+_KEPT = ("cap_alerted", "silence_alerted")
 
 
 def alerted(st: SilenceState, home: Home, due: float, cap: float) -> None:
@@ -109,7 +107,7 @@ class Inactivity(Rule):
         if home.away > 0 or not p.inactivity or la <= 0:
             return INF
         st: SilenceState = home.states
-        if st.silence_alerted == la and st.cap_alerted != la and (p.again_at_max or st.rewatch == la):
+        if p.again_at_max and st.silence_alerted == la and st.cap_alerted != la:
             st.cap_due = la + p.cap(home, la)[0]
             return st.cap_due
         if st.silence_alerted == la:
