@@ -75,6 +75,16 @@ ANSWERS: Mapping[str, Label] = {
 }
 
 
+#: How a check-in stands (``dispatch.checkins.CheckinState``): the console's lane, the SLA report.
+CHECKIN_STATES: Mapping[str, Label] = {
+    "calling": Label("正在确认", "asking the resident"),
+    "ok": Label("已回复平安", "answered: well"),
+    "help": Label("已回复求助", "answered: needs help"),
+    "unanswered": Label("无人应答，已转值班", "unanswered: operators paged"),
+    "sign_of_life": Label("已检测到活动", "closed by a sign of life"),
+}
+
+
 def answer_key(answer: CheckinAnswer) -> str:
     """The ``ANSWERS`` row of a check-in answer."""
     return f"checkin_{answer.value}"
@@ -117,6 +127,7 @@ TABLES: Mapping[str, Mapping[str, Label]] = {
     "kind": DEVICE_KINDS,
     "event": EVENTS,
     "answer": ANSWERS,
+    "checkin_state": CHECKIN_STATES,
     "location": ROOMS,
     "step": STEPS,
     "health.check": CHECKS,

@@ -1,4 +1,4 @@
-"""A check-in end to end: Mosquitto → runtime → the resident's phone (real twilio SDK, local fake) → an answer.
+"""A check-in end to end: Mosquitto → runtime → the resident's phone (twilio SDK, local fake) → an answer.
 
 The live service runs rules/checkin.toml. Motion published over the real broker until 10:00; at
 13:00 the engine asks instead of paging: the outbox calls the resident through the twilio SDK, the

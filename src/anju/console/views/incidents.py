@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from anju.clock import isoformat
 from anju.console import queries
+from anju.console.checkin_lane import checkins_in_progress
 from anju.console.page import Page, signed_in_page
 from anju.dispatch import access
 from anju.dispatch.service import ResponderKind
@@ -39,7 +40,10 @@ async def queue_page(request: Request) -> Response:
         "can_act": page.user.role in ACTING_ROLES,
         "server_now": isoformat(page.ctx.clock.now()),
     }
-    return page.render("queue.html", title_key="title.queue", nav="queue", queue_config=config)
+    lane = await checkins_in_progress(page.ctx)
+    return page.render(
+        "queue.html", title_key="title.queue", nav="queue", queue_config=config, checkin_lane=lane
+    )
 
 
 async def _my_incidents(page: Page) -> Response:
