@@ -13,7 +13,9 @@ from sqlalchemy import select
 from tests.dispatch.checkin_helpers import Home, at, checkin_home
 from tests.dispatch_helpers import uid
 
+from anju.console.checkin_lane import checkins_in_progress
 from anju.dispatch import checkins
+from anju.dispatch.sla import sla_report
 from anju.domain import CheckinAnswer, IncidentState, Rule, Severity
 from anju.engine.model import Finding
 from anju.store.db import transaction
@@ -184,3 +186,25 @@ async def test_nobody_to_call_pages_at_once(db_url: str) -> None:
         assert ci.state == "unanswered" and ci.detail["answers"][0]["via"] == "no_phone"
         [incident] = await home.incidents()
         assert incident.severity == "high"
+
+
+async def test_the_lane_shows_it_while_calling_and_the_sla_report_counts_it_apart(db_url: str) -> None:
+    async with checkin_home(db_url, uid("h")) as home:
+        await home.tick(at(13))
+        lane = await checkins_in_progress(home.ctx)
+        assert [(r.household_id, r.state, r.attempts) for r in lane] == [(home.hid, "calling", 1)]
+        for t in (at(13, 3, 20), at(13, 6, 40), at(13, 10)):
+            await home.tick(t)
+        assert await checkins_in_progress(home.ctx) == []
+        async with home.ctx.db() as session:
+            report = await sla_report(session, since=at(0), until=at(23), now=at(14))
+        assert report["checkins"] == {
+            "opened": 1,
+            "answered_ok": 0,
+            "help": 0,
+            "unanswered": 1,
+            "sign_of_life": 0,
+            "in_progress": 0,
+            "late_answers": 0,
+        }
+        assert report["incidents"] == 1  # the page after it went unanswered; the check-in is not one

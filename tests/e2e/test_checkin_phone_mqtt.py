@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from anju.clock import SimClock
 from anju.domain import DeviceKind
 from anju.notify import DeliveryPolicy
 from anju.runtime import MqttTarget, Service
+from anju.simulator.answers import answer_call
+from anju.simulator.catalog import Persona
 from anju.store.db import transaction
 from anju.store.models import Checkin, Incident, Resident, SensorEvent
 
@@ -183,3 +186,35 @@ async def test_a_spoken_answer_and_an_sms_reply_are_answers_too(live: Live) -> N
 
     checkin = await eventually(answered, within_s=10.0)
     assert checkin.detail["answers"][0]["via"] == "sms"
+
+
+@pytest.mark.parametrize("says_help", [True, False])
+async def test_the_simulators_fallen_resident_presses_9_or_never_answers(live: Live, says_help: bool) -> None:
+    persona = Persona(name="fallen", fallen_answers_help=says_help)
+    live.clock.set(at(13, 0, 1))
+    call = await live.call()
+    reply = answer_call(persona, random.Random(7), fallen=True)
+    assert 30 <= reply.delay_s <= 180
+    if reply.key is not None:  # the fake hands the call to the simulated resident, who presses 9
+        gather = await _script_and_gather(live, call)
+        await live.env.twilio.press(call, gather, reply.key)
+    else:
+        live.clock.set(at(13, 10, 1))  # it rings out, twice, then the mobile; the window ends
+
+    async def paged() -> list[Incident]:
+        return await live.incidents()
+
+    [incident] = await eventually(paged, within_s=15.0)
+    assert incident.severity == ("critical" if says_help else "high")
+    checkin = await live.checkin()
+    assert checkin is not None and checkin.state == ("help" if says_help else "unanswered")
+
+
+def test_a_well_resident_answers_at_the_personas_rate() -> None:
+    rng = random.Random(1)
+    persona = Persona(name="well")
+    replies = [answer_call(persona, rng, fallen=False) for _ in range(2000)]
+    rate = sum(r.key == "1" for r in replies) / len(replies)
+    assert 0.82 < rate < 0.88
+    night = [answer_call(persona, rng, fallen=False, local_hour=2) for _ in range(2000)]
+    assert 0.66 < sum(r.key == "1" for r in night) / len(night) < 0.74
