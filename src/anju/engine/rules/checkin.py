@@ -15,11 +15,11 @@ keeps the suspicion pending until ``at + window_s``:
 
 Quiet hours (``quiet_from``-``quiet_until``, local): with ``quiet_calls = "strong"`` a suspicion
 there is called about only when the evidence is strong enough to wake someone: the resident is
-out (``not_returned``), or the silence began somewhere the resident does not sleep (not one of
-``quiet_weak_places``: a silence after the kitchen or the bathroom at night is no sleep), or it
-has reached its day part's ``max``, which no learned routine allows. A weak one (a silence after
-the bedroom) is kept, silently watched, and called about when it becomes strong or when quiet
-hours end, unless a sign of life comes first.
+out (``not_returned``), or the silence began somewhere people do not sleep or doze (not one of
+``quiet_weak_places``, bedroom and living room: a silence after the kitchen or the bathroom at
+night is no sleep), or it has reached its day part's ``max``, which no learned routine allows. A
+weak one is kept, silently watched, and called about when it becomes strong or when quiet hours
+end, unless a sign of life comes first.
 ``opt_out`` (a household whose resident cannot answer): the ``high`` goes out at once, as without
 check-ins. The silence or outing of a ``high`` that went out is not learned from when it ends
 (``Home.hold``) until an outcome says it was ordinary (``Engine.learn_outcome``); an outcome of
@@ -153,7 +153,9 @@ class CheckIn(Rule):
             quiet_until=parse_clock(ci.get("quiet_until", "06:00"), "checkin.quiet_until"),
             strong_only=ci.get("quiet_calls", "strong") == "strong",
             reask=parse_duration(ci.get("reask", "4h"), "checkin.reask"),
-            weak_places=frozenset(LOCATIONS.index(x) for x in ci.get("quiet_weak_places", ["bedroom"])),
+            weak_places=frozenset(
+                LOCATIONS.index(x) for x in ci.get("quiet_weak_places", ["bedroom", "living"])
+            ),
         )
         self.active = self.p.enabled
         self.silence = compile_silence(pack)
