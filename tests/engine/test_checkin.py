@@ -277,3 +277,16 @@ def test_checkins_off_is_the_engine_as_it_was() -> None:
     before = lines(engine(pack=load_pack(default_pack_path())))
     assert before and before == lines(engine({"checkin": {"enabled": False}}))
     assert before != lines(engine())
+
+
+def test_suspicions_older_than_36_hours_are_forgotten() -> None:
+    e = engine()
+    high = _unanswered_then_back(e)
+    assert e.snapshot(HID)["rules"]["checkin"]["recent"]
+    for day in (2, 3):  # ordinary days and nights
+        for hour in range(7, 22):
+            ev(e, "pir-1", EventName.MOTION, at(day, hour))
+    ev(e, "pir-1", EventName.MOTION, at(4, 6, 30))
+    recent = e.snapshot(HID)["rules"].get("checkin", {}).get("recent", [])
+    assert all(r[4] < 0 or r[4] > high.at.timestamp() + 36 * 3600 for r in recent)
+    assert e.learn_outcome(HID, "inactivity", high.at, "false_alarm") is False

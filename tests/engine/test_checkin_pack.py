@@ -59,6 +59,29 @@ def test_bad_checkin_settings_are_refused_naming_the_setting(
         validate_overrides(overrides)
 
 
+def test_a_home_whose_suspicions_are_all_old_keeps_no_checkin_state() -> None:
+    e = Engine(load_pack(PROJECT_ROOT / "rules" / "checkin.toml"))
+    pir = DeviceSpec(device_id="pir-1", kind=DeviceKind.PIR, location="kitchen")
+    e.configure([HouseholdSpec(household_id="h", timezone="Asia/Shanghai", devices=(pir,))])
+
+    def motion(day: int, hh: int) -> None:
+        at = datetime(2026, 3, day, hh, tzinfo=SH)
+        e.advance(at)
+        e.observe(
+            Observation(
+                household_id="h", device_id="pir-1", kind=DeviceKind.PIR, event=EventName.MOTION, at=at
+            )
+        )
+
+    motion(1, 9)
+    motion(1, 16)  # silent 7 h: asked at 12:00, unanswered
+    assert e.snapshot("h")["rules"]["checkin"]["recent"]
+    for day in (2, 3, 4):
+        for hh in range(6, 23, 2):
+            motion(day, hh)
+    assert "checkin" not in e.snapshot("h")["rules"]
+
+
 def test_an_answer_is_no_device_and_no_sign_of_life() -> None:
     e = Engine(load_pack(PROJECT_ROOT / "rules" / "checkin.toml"))
     pir = DeviceSpec(device_id="pir-1", kind=DeviceKind.PIR, heartbeat_s=600, location="kitchen")

@@ -50,8 +50,10 @@ ASKABLE = ("inactivity", "no_morning_activity", "not_returned", "night_door")
 #: Operator outcomes that say the suspicion was ordinary, and those that never loosen anything.
 ORDINARY = frozenset({"false_alarm", "resident_well"})
 SERIOUS = frozenset({"taken_to_hospital", "assisted_at_home", "deceased"})
-#: Recent suspicions remembered per home (for late answers and operator outcomes).
-RECENT = 4
+#: Recent suspicions remembered per home (for late answers and operator outcomes), for this long:
+#: the state of a home with none stays as small as before check-ins.
+RECENT = 3
+KEEP_S = 36 * 3600.0
 # A record of a suspicion: rule, start (silence's last activity or outing's start), place cell,
 # when it was asked (or found), when its high went out, and how it was decided.
 RULE, START, CELL, ASKED, RAISED, VERDICT = range(6)
@@ -189,6 +191,15 @@ class CheckIn(Rule):
 
     def load_legacy(self, data: dict[str, Any], home: Home) -> None:
         """Version 3 snapshots predate check-ins: none under way."""
+
+    def day_started(self, home: Home, t: float, *, first: bool) -> None:
+        """Suspicions older than ``KEEP_S`` are forgotten (an outcome for one is then not known)."""
+        book: Book | None = home.states.checkin_book
+        if book is None:
+            return
+        book.recent = [r for r in book.recent if max(r[ASKED], r[RAISED]) > t - KEEP_S]
+        if book.pending is None and not book.recent:
+            home.states.checkin_book = None
 
     # ---- the suspicion -------------------------------------------------------------------------
 
