@@ -47,6 +47,7 @@ def checkin_tables(rows: list[tuple[int, float, float, str]], days: float) -> No
     if ok:
         best = min(ok, key=lambda r: r[2])
         print(
-            f"\nFastest table within {TARGET_CHECKINS} check-ins per home-day: {best[0] / days:.3f} check-ins, "
+            f"\nFastest table within {TARGET_CHECKINS} check-ins per home-day: "
+            f"{best[0] / days:.3f} check-ins, "
             f"{best[1]:.1%} within 12 h, mean {best[2] + WINDOW_H:.2f} h (fit {best[3]})."
         )

@@ -16,7 +16,7 @@ from anju.replay import alert_line
 
 SH = ZoneInfo("Asia/Shanghai")
 HID = "h-ci"
-KIND = {"pir-1": DeviceKind.PIR, "door-1": DeviceKind.DOOR}
+KIND = {"pir-1": DeviceKind.PIR, "pir-2": DeviceKind.PIR, "door-1": DeviceKind.DOOR}
 CHECKIN_PACK = load_pack(PROJECT_ROOT / "rules" / "checkin.toml")
 
 
@@ -29,6 +29,7 @@ def engine(overrides: dict[str, Any] | None = None, *, pack: Any = CHECKIN_PACK)
     devices = (
         DeviceSpec(device_id="pir-1", kind=DeviceKind.PIR, location="living room"),
         DeviceSpec(device_id="door-1", kind=DeviceKind.DOOR),
+        DeviceSpec(device_id="pir-2", kind=DeviceKind.PIR, location="bedroom"),
     )
     e.configure(
         [
@@ -145,9 +146,9 @@ def test_a_household_that_opted_out_is_paged_at_once() -> None:
 NIGHT = {"inactivity": {"threshold": {"night": "2h"}, "min": {"night": "1h"}}}
 
 
-def test_in_quiet_hours_a_weak_suspicion_waits_for_the_end_of_quiet_hours() -> None:
+def test_in_quiet_hours_a_silence_after_the_bedroom_waits_for_the_end_of_quiet_hours() -> None:
     e = engine(NIGHT)
-    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))
+    ev(e, "pir-2", EventName.MOTION, at(1, 23, 30))
     assert e.advance(at(2, 5, 59)) == []  # suspicion at 01:30, not strong: nobody is woken
     asked = e.advance(at(2, 6))
     assert [(f.rule, f.at) for f in asked] == [(Rule.CHECKIN, at(2, 6))]
@@ -157,20 +158,30 @@ def test_in_quiet_hours_a_weak_suspicion_waits_for_the_end_of_quiet_hours() -> N
 
 def test_in_quiet_hours_a_sign_of_life_drops_the_kept_suspicion() -> None:
     e = engine(NIGHT)
-    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))
+    ev(e, "pir-2", EventName.MOTION, at(1, 23, 30))
     e.advance(at(2, 2))
-    assert ev(e, "pir-1", EventName.MOTION, at(2, 3)) == []
+    assert ev(e, "pir-2", EventName.MOTION, at(2, 3)) == []
     assert [f for f in e.advance(at(2, 6, 30)) if f.at < at(2, 5)] == []
 
 
 def test_quiet_calls_always_calls_at_night_and_strong_evidence_calls_at_once() -> None:
     e = engine({**NIGHT, "checkin": {"quiet_calls": "always"}})
-    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))
+    ev(e, "pir-2", EventName.MOTION, at(1, 23, 30))
     assert [(f.rule, f.at) for f in e.advance(at(2, 1, 30))] == [(Rule.CHECKIN, at(2, 1, 30))]
     # The night's max lowered to 2 h: the suspicion at 01:30 is strong (reached the max) as found.
     e = engine({"inactivity": {"threshold": {"night": "2h"}, "min": {"night": "1h"}, "max": {"night": "2h"}}})
-    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))
+    ev(e, "pir-2", EventName.MOTION, at(1, 23, 30))
     assert [(f.rule, f.at) for f in e.advance(at(2, 1, 30))] == [(Rule.CHECKIN, at(2, 1, 30))]
+
+
+def test_in_quiet_hours_a_silence_somewhere_that_is_no_bed_is_called_about_at_once() -> None:
+    e = engine(NIGHT)
+    e = engine({**NIGHT, "checkin": {"quiet_weak_places": ["bedroom"]}})
+    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))  # the living room: not asleep in bed
+    assert [(f.rule, f.at) for f in e.advance(at(2, 1, 30))] == [(Rule.CHECKIN, at(2, 1, 30))]
+    e = engine(NIGHT)  # the pack's weak places: bedroom and living room (a doze in the armchair)
+    ev(e, "pir-1", EventName.MOTION, at(1, 23, 30))
+    assert e.advance(at(2, 5, 59)) == []
 
 
 def test_not_returned_is_asked_and_ok_teaches_the_outing() -> None:
@@ -266,3 +277,16 @@ def test_checkins_off_is_the_engine_as_it_was() -> None:
     before = lines(engine(pack=load_pack(default_pack_path())))
     assert before and before == lines(engine({"checkin": {"enabled": False}}))
     assert before != lines(engine())
+
+
+def test_suspicions_older_than_36_hours_are_forgotten() -> None:
+    e = engine()
+    high = _unanswered_then_back(e)
+    assert e.snapshot(HID)["rules"]["checkin"]["recent"]
+    for day in (2, 3):  # ordinary days and nights
+        for hour in range(7, 22):
+            ev(e, "pir-1", EventName.MOTION, at(day, hour))
+    ev(e, "pir-1", EventName.MOTION, at(4, 6, 30))
+    recent = e.snapshot(HID)["rules"].get("checkin", {}).get("recent", [])
+    assert all(r[4] < 0 or r[4] > high.at.timestamp() + 36 * 3600 for r in recent)
+    assert e.learn_outcome(HID, "inactivity", high.at, "false_alarm") is False

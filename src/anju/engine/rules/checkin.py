@@ -14,9 +14,12 @@ keeps the suspicion pending until ``at + window_s``:
   has without check-ins, its evidence saying the check-in went unanswered.
 
 Quiet hours (``quiet_from``-``quiet_until``, local): with ``quiet_calls = "strong"`` a suspicion
-there is called about only once the evidence is strong (the silence or outing has reached its day
-part's ``max``, which no learned routine allows); until then it is kept, silently watched, and
-called about when it becomes strong or when quiet hours end, unless a sign of life comes first.
+there is called about only when the evidence is strong enough to wake someone: the resident is
+out (``not_returned``), or the silence began somewhere people do not sleep or doze (not one of
+``quiet_weak_places``, bedroom and living room: a silence after the kitchen or the bathroom at
+night is no sleep), or it has reached its day part's ``max``, which no learned routine allows. A
+weak one is kept, silently watched, and called about when it becomes strong or when quiet hours
+end, unless a sign of life comes first.
 ``opt_out`` (a household whose resident cannot answer): the ``high`` goes out at once, as without
 check-ins. The silence or outing of a ``high`` that went out is not learned from when it ends
 (``Home.hold``) until an outcome says it was ordinary (``Engine.learn_outcome``); an outcome of
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from anju.domain import CheckinAnswer, Severity
 from anju.domain import Rule as RuleName
 from anju.engine.fields import parse_clock, parse_duration, parse_parts
+from anju.engine.learn import LOCATIONS
 from anju.engine.localtime import INF, NAN, UNSET, iso, local, next_local
 from anju.engine.model import Finding
 from anju.engine.rules.base import Omissible, Out, Rule, Sections, finding
@@ -46,8 +50,10 @@ ASKABLE = ("inactivity", "no_morning_activity", "not_returned", "night_door")
 #: Operator outcomes that say the suspicion was ordinary, and those that never loosen anything.
 ORDINARY = frozenset({"false_alarm", "resident_well"})
 SERIOUS = frozenset({"taken_to_hospital", "assisted_at_home", "deceased"})
-#: Recent suspicions remembered per home (for late answers and operator outcomes).
-RECENT = 4
+#: Recent suspicions remembered per home (for late answers and operator outcomes), for this long:
+#: the state of a home with none stays as small as before check-ins.
+RECENT = 3
+KEEP_S = 36 * 3600.0
 # A record of a suspicion: rule, start (silence's last activity or outing's start), place cell,
 # when it was asked (or found), when its high went out, and how it was decided.
 RULE, START, CELL, ASKED, RAISED, VERDICT = range(6)
@@ -63,6 +69,8 @@ class CheckinParams:
     quiet_until: int
     strong_only: bool
     reask: int
+    #: Location classes where a silence in quiet hours is taken for sleep (weak evidence).
+    weak_places: frozenset[int]
 
     def quiet(self, minute: int) -> bool:
         if self.quiet_from <= self.quiet_until:
@@ -116,11 +124,22 @@ class CheckIn(Rule):
             "quiet_until": "clock",
             "quiet_calls": "choice:strong,always",
             "reask": "duration",
+            "quiet_weak_places": "list:" + ",".join(LOCATIONS),
         }
     }
     optional: ClassVar[Omissible] = {
         "checkin": frozenset(
-            {"enabled", "opt_out", "window", "rules", "quiet_from", "quiet_until", "quiet_calls", "reask"}
+            {
+                "enabled",
+                "opt_out",
+                "window",
+                "rules",
+                "quiet_from",
+                "quiet_until",
+                "quiet_calls",
+                "reask",
+                "quiet_weak_places",
+            }
         )
     }
     state = CheckinState
@@ -136,6 +155,9 @@ class CheckIn(Rule):
             quiet_until=parse_clock(ci.get("quiet_until", "06:00"), "checkin.quiet_until"),
             strong_only=ci.get("quiet_calls", "strong") == "strong",
             reask=parse_duration(ci.get("reask", "4h"), "checkin.reask"),
+            weak_places=frozenset(
+                LOCATIONS.index(x) for x in ci.get("quiet_weak_places", ["bedroom", "living"])
+            ),
         )
         self.active = self.p.enabled
         self.silence = compile_silence(pack)
@@ -169,6 +191,15 @@ class CheckIn(Rule):
 
     def load_legacy(self, data: dict[str, Any], home: Home) -> None:
         """Version 3 snapshots predate check-ins: none under way."""
+
+    def day_started(self, home: Home, t: float, *, first: bool) -> None:
+        """Suspicions older than ``KEEP_S`` are forgotten (an outcome for one is then not known)."""
+        book: Book | None = home.states.checkin_book
+        if book is None:
+            return
+        book.recent = [r for r in book.recent if max(r[ASKED], r[RAISED]) > t - KEEP_S]
+        if book.pending is None and not book.recent:
+            home.states.checkin_book = None
 
     # ---- the suspicion -------------------------------------------------------------------------
 
@@ -207,21 +238,20 @@ class CheckIn(Rule):
         p = self.p
         m = local(home.tz, t)
         if p.strong_only and p.quiet(m.hour * 60 + m.minute):
-            strong = self._strong_at(home, RuleName(pend.rule), pend.rec[START])
+            strong = self._strong_at(home, RuleName(pend.rule), pend.rec[START], pend.rec[CELL])
             if t < strong:
                 # Not worth waking the resident yet: watched until it is, or quiet hours end.
                 pend.placed, pend.due = UNSET, min(strong, next_local(home.tz, t, p.quiet_until))
                 return None
         return self._ask(home, pend, t)
 
-    def _strong_at(self, home: Home, rule: RuleName, start: float) -> float:
-        """When the evidence is strong enough to wake someone: the day part's max is reached."""
-        if rule is RuleName.NOT_RETURNED:
-            m = local(home.tz, start)
-            return start + self.away_max[home.params.part(m.hour * 60 + m.minute)]
-        if rule is RuleName.NIGHT_DOOR:
-            return UNSET  # out at night: strong as it is
-        return start + self.silence.cap(home, start)[0]
+    def _strong_at(self, home: Home, rule: RuleName, start: float, cell: int) -> float:
+        """When the evidence is strong enough to wake someone (UNSET: it is already)."""
+        if rule in (RuleName.NOT_RETURNED, RuleName.NIGHT_DOOR):
+            return UNSET  # out at night: nobody is woken who is not up already
+        if cell >= 0 and cell // 24 not in self.p.weak_places:
+            return UNSET  # silent at night somewhere that is no bed
+        return start + self.silence.cap(home, start)[0]  # the day part's max: past any sleep
 
     @staticmethod
     def _book(home: Home) -> Book:
