@@ -75,13 +75,13 @@ ANSWERS: Mapping[str, Label] = {
 }
 
 
-#: How a check-in stands (``dispatch.checkins.CheckinState``): the console's lane, the SLA report.
+#: How a check-in stands (``dispatch.checkins.CheckinState``), by ``checkin_<state>``: the console's lane.
 CHECKIN_STATES: Mapping[str, Label] = {
-    "calling": Label("正在确认", "asking the resident"),
-    "ok": Label("已回复平安", "answered: well"),
-    "help": Label("已回复求助", "answered: needs help"),
-    "unanswered": Label("无人应答，已转值班", "unanswered: operators paged"),
-    "sign_of_life": Label("已检测到活动", "closed by a sign of life"),
+    "checkin_calling": Label("正在确认", "asking the resident"),
+    "checkin_ok": Label("已回复平安", "answered: well"),
+    "checkin_help": Label("已回复求助", "answered: needs help"),
+    "checkin_unanswered": Label("无人应答，已转值班", "unanswered: operators paged"),
+    "checkin_sign_of_life": Label("已检测到活动", "closed by a sign of life"),
 }
 
 
