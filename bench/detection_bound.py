@@ -313,7 +313,9 @@ def _baseline_h(slot: int, bucket_min: int) -> float:
     return _BASELINE_SILENCE.inact_default[_BASELINE.part(slot * bucket_min)] / 3600
 
 
-def cross_validated(homes: list[RealHome], injections: int, seed: int, bucket_min: int) -> None:
+def cross_validated(
+    homes: list[RealHome], injections: int, seed: int, bucket_min: int
+) -> tuple[list[tuple[int, float, float, str]], float]:
     """Threshold tables fitted on one half of each home's days (alternate days) and judged on the
     other half, both ways: what tuning on a home's own history buys outside the days it was tuned on.
     A cell never seen on the fitting days takes the fixed baseline's threshold."""
@@ -363,6 +365,7 @@ def cross_validated(homes: list[RealHome], injections: int, seed: int, bucket_mi
             f"\nBest judged table within the false-alert target: {best[0]} false alerts, "
             f"{best[1]:.1%} within 12 h, mean {best[2]:.2f} h (fit {best[3]})."
         )
+    return rows, days
 
 
 def main() -> None:
@@ -383,7 +386,11 @@ def main() -> None:
     threshold_tables(homes, args.injections, args.seed, args.slot_min)
     if args.dense:
         threshold_tables(homes, args.dense, args.seed, args.slot_min)
-    cross_validated(homes, args.dense or args.injections, args.seed, args.slot_min)
+    from detection_bound_checkin import checkin_frontier, checkin_tables  # it imports this module
+
+    rows, days = cross_validated(homes, args.dense or args.injections, args.seed, args.slot_min)
+    checkin_frontier(homes, args.dense or args.injections, args.seed)
+    checkin_tables(rows, days)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,23 @@ class Rule(StrEnum):
     DEVICE_OFFLINE = "device_offline"
     LOW_BATTERY = "low_battery"
     TAMPER = "tamper"
+    #: A suspicion put to the resident before anyone is paged (CONTRACT.md section 6).
+    CHECKIN = "checkin"
+
+
+class CheckinAnswer(StrEnum):
+    """What a check-in call came back with (an event file's ``type=checkin`` row; CONTRACT.md section 2).
+
+    Not a device event: a check-in answer is not a sign of life in a place, and never a device.
+    """
+
+    OK = "ok"
+    HELP = "help"
+    NO_ANSWER = "no_answer"
+
+
+#: ``device_id`` and ``type`` of an answer row in an event file and in stored events.
+CHECKIN_TYPE = "checkin"
 
 
 #: The contract's severity per rule (CONTRACT.md section 6).
@@ -54,6 +71,7 @@ RULE_SEVERITY: dict[Rule, Severity] = {
     Rule.DEVICE_OFFLINE: Severity.LOW,
     Rule.LOW_BATTERY: Severity.LOW,
     Rule.TAMPER: Severity.LOW,
+    Rule.CHECKIN: Severity.MEDIUM,
 }
 
 

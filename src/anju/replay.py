@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from anju.clock import isoformat, parse_ts
-from anju.domain import COMMON_EVENTS, DeviceKind, EventName
+from anju.domain import CHECKIN_TYPE, COMMON_EVENTS, CheckinAnswer, DeviceKind, EventName
 from anju.engine.core import Engine
-from anju.engine.model import DeviceSpec, Finding, HouseholdSpec, Observation
+from anju.engine.model import CheckinReply, DeviceSpec, Finding, HouseholdSpec, Observation
 from anju.engine.pack import default_pack_path, load_pack
 from anju.errors import AnjuError
 from anju.kinds import EVENTS_BY_KIND
@@ -31,8 +31,10 @@ _ALLOWED = {
 _PAIRS: dict[tuple[str, str], tuple[DeviceKind, EventName]] = {
     (kind.value, event.value): (kind, event) for kind, events in _ALLOWED.items() for event in events
 }
+_ANSWERS = {a.value: a for a in CheckinAnswer}
 #: A row as the engine's fast path takes it: household, device, type, event, epoch seconds, battery.
-Row = tuple[str, str, DeviceKind, EventName, float, int | None]
+#: A check-in answer row has no device type (None) and the answer as its event.
+Row = tuple[str, str, DeviceKind | None, EventName | CheckinAnswer, float, int | None]
 
 
 class RowError(ValueError):
@@ -84,11 +86,13 @@ def load_fleet(path: Path) -> list[HouseholdSpec]:
         raise AnjuError(f"{path}: not a usable fleet file: {err}") from err
 
 
-def parse_row(row: list[str]) -> Observation:
-    """One CSV row as an observation; RowError says why it cannot be."""
+def parse_row(row: list[str]) -> Observation | CheckinReply:
+    """One CSV row as an observation (or a check-in answer); RowError says why it cannot be."""
     if len(row) < 5:
         raise RowError(f"expected 6 columns {','.join(HEADER)}, got {len(row)}")
     ts, hid, dev, kind_s, event_s = row[0], row[1], row[2], row[3], row[4]
+    if kind_s == CHECKIN_TYPE:
+        return _answer_row(ts, hid, dev, event_s)
     kind = _KINDS.get(kind_s)
     if kind is None:
         raise RowError(f"unknown device type {kind_s!r}")
@@ -112,6 +116,21 @@ def parse_row(row: list[str]) -> Observation:
         if not 0 <= battery <= 100:
             raise RowError(f"battery {battery} is outside 0-100")
     return Observation(household_id=hid, device_id=dev, kind=kind, event=event, at=at, battery=battery)
+
+
+def _answer_row(ts: str, hid: str, dev: str, event_s: str) -> CheckinReply:
+    answer = _ANSWERS.get(event_s)
+    if answer is None:
+        raise RowError(f"check-in answer {event_s!r} is not one of {', '.join(_ANSWERS)}")
+    if not hid or dev != CHECKIN_TYPE:
+        raise RowError(f"a check-in answer needs a household_id and device_id={CHECKIN_TYPE}")
+    try:
+        at = datetime.fromisoformat(ts)
+    except ValueError as err:
+        raise RowError(f"bad timestamp {ts!r}") from err
+    if at.tzinfo is None:
+        raise RowError(f"timestamp {ts!r} has no UTC offset")
+    return CheckinReply(household_id=hid, answer=answer, at=at)
 
 
 _MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?:[Zz]|[+-]\d{2}:?\d{2})?\Z", re.ASCII)
@@ -196,6 +215,9 @@ def read_rows(stream: TextIO, errors: TextIO | None = None) -> Iterator[Row]:
                 if errors is not None:
                     print(f"line {line}: rejected: {err}", file=errors)
                 continue
+            if isinstance(obs, CheckinReply):
+                yield obs.household_id, CHECKIN_TYPE, None, obs.answer, obs.at.timestamp(), None
+                continue
             yield obs.household_id, obs.device_id, obs.kind, obs.event, obs.at.timestamp(), obs.battery
             continue
         yield hid, dev, pair[0], pair[1], t, battery
@@ -211,15 +233,18 @@ def replay_rows(engine: Engine, rows: Iterable[Row], until: datetime | None = No
             found = advance(t)
             if found:
                 yield from found
-        found = feed(hid, dev, kind, event, t, battery)
+        if kind is None:
+            yield from engine.answer(hid, CheckinAnswer(event), t)
+            continue
+        found = feed(hid, dev, kind, event, t, battery)  # type: ignore[arg-type]
         if found:
             yield from found
     if until is not None:
         yield from engine.advance(until)
 
 
-def read_events(stream: TextIO, errors: TextIO | None = None) -> Iterator[Observation]:
-    """Observations of an event file; bad rows are reported on ``errors`` and skipped."""
+def read_events(stream: TextIO, errors: TextIO | None = None) -> Iterator[Observation | CheckinReply]:
+    """Observations (and check-in answers) of an event file; bad rows are reported and skipped."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -235,16 +260,19 @@ def read_events(stream: TextIO, errors: TextIO | None = None) -> Iterator[Observ
 
 
 def replay(
-    engine: Engine, observations: Iterable[Observation], until: datetime | None = None
+    engine: Engine, observations: Iterable[Observation | CheckinReply], until: datetime | None = None
 ) -> Iterator[Finding]:
-    """Run ``engine`` over observations in file order, on event time."""
+    """Run ``engine`` over observations (and check-in answers) in file order, on event time."""
     last: datetime | None = None
     advance, observe = engine.advance, engine.observe
     for obs in observations:
         if last is None or obs.at > last:
             last = obs.at
             yield from advance(obs.at)
-        yield from observe(obs)
+        if isinstance(obs, CheckinReply):
+            yield from engine.reply(obs)
+        else:
+            yield from observe(obs)
     if until is not None:
         yield from advance(until)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from anju.domain import Channel, DeviceKind, EventName, Rule, Severity
+from anju.domain import Channel, CheckinAnswer, DeviceKind, EventName, Rule, Severity
 
 
 class Label(NamedTuple):
@@ -31,6 +31,7 @@ RULES: Mapping[str, Label] = {
     Rule.DEVICE_OFFLINE: Label("设备离线", "device offline"),
     Rule.LOW_BATTERY: Label("设备电量低", "device battery low"),
     Rule.TAMPER: Label("设备被拆动", "device tampered with"),
+    Rule.CHECKIN: Label("平安确认呼叫", "check-in call to the resident"),
     # Not an engine rule: the system's own incident when the alarm path fails (anju.health).
     "alarm_path": Label("报警链路异常", "alarm path degraded"),
 }
@@ -64,6 +65,30 @@ EVENTS: Mapping[str, Label] = {
     # Not an event name: the flag on an event whose device clock was too far off to trust.
     "clock_skewed": Label("设备时钟偏差", "device clock off"),
 }
+
+#: Check-in answers (``type=checkin`` rows: what the resident said, not what a device saw), by
+#: ``answer_key``.
+ANSWERS: Mapping[str, Label] = {
+    "checkin_ok": Label("回复平安", "answered: well"),
+    "checkin_help": Label("回复求助", "answered: needs help"),
+    "checkin_no_answer": Label("确认电话无人应答", "check-in call unanswered"),
+}
+
+
+#: How a check-in stands (``dispatch.checkins.CheckinState``), by ``checkin_<state>``: the console's lane.
+CHECKIN_STATES: Mapping[str, Label] = {
+    "checkin_calling": Label("正在确认", "asking the resident"),
+    "checkin_ok": Label("已回复平安", "answered: well"),
+    "checkin_help": Label("已回复求助", "answered: needs help"),
+    "checkin_unanswered": Label("无人应答，已转值班", "unanswered: operators paged"),
+    "checkin_sign_of_life": Label("已检测到活动", "closed by a sign of life"),
+}
+
+
+def answer_key(answer: CheckinAnswer) -> str:
+    """The ``ANSWERS`` row of a check-in answer."""
+    return f"checkin_{answer.value}"
+
 
 #: The engine's location classes (``anju.engine.learn.LOCATIONS``), where the resident was last seen.
 ROOMS: Mapping[str, Label] = {
@@ -144,6 +169,8 @@ TABLES: Mapping[str, Mapping[str, Label]] = {
     "severity": SEVERITIES,
     "kind": DEVICE_KINDS,
     "event": EVENTS,
+    "answer": ANSWERS,
+    "checkin_state": CHECKIN_STATES,
     "location": ROOMS,
     "step": STEPS,
     "health.check": CHECKS,

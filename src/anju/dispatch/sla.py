@@ -13,6 +13,8 @@ Definitions (what a supervisor should know when reading the numbers):
 - A follow-up is done on time when it is marked done no later than its due time; overdue ones are
   neither done nor waived and past due at the end of the window (or now, if earlier).
 - Real emergencies: outcomes assisted at home, taken to hospital, deceased.
+- Check-ins (the resident asked before anyone is paged) are counted apart: opened in the window, and
+  how each ended (well, help, unanswered, a sign of life, still calling); they are not incidents.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import isoformat
 from anju.domain import Outcome, Severity
-from anju.store.models import Alert, Incident, Notification
+from anju.store.models import Alert, Checkin, Incident, Notification
 
 REAL_EMERGENCIES = frozenset({Outcome.ASSISTED_AT_HOME, Outcome.TAKEN_TO_HOSPITAL, Outcome.DECEASED})
 ACK_TARGETS_S = (60, 180)
@@ -144,6 +146,27 @@ async def sla_report(
         "notifications_by_channel": dict(sorted(Counter(c for (c,) in notes).items())),
         "real_emergencies": sum(outcomes.get(o.value, 0) for o in REAL_EMERGENCIES),
         "open_incidents": sum(1 for i in incidents if i.closed_at is None),
+        "checkins": await checkin_counts(session, since=since, until=until),
+    }
+
+
+async def checkin_counts(session: AsyncSession, *, since: datetime, until: datetime) -> dict[str, int]:
+    """Check-ins opened in the window, apart from incidents (they page nobody unless unanswered)."""
+    rows = (
+        await session.execute(
+            select(Checkin.state, Checkin.detail).where(Checkin.opened_at >= since, Checkin.opened_at < until)
+        )
+    ).all()
+    states = Counter(state for state, _detail in rows)
+    late = sum(1 for _state, detail in rows for a in (detail or {}).get("answers", []) if a.get("late"))
+    return {
+        "opened": len(rows),
+        "answered_ok": states.get("ok", 0),
+        "help": states.get("help", 0),
+        "unanswered": states.get("unanswered", 0),
+        "sign_of_life": states.get("sign_of_life", 0),
+        "in_progress": states.get("calling", 0),
+        "late_answers": late,
     }
 
 

@@ -18,21 +18,23 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from anju.domain import DeviceKind, EventName
+from anju.domain import CheckinAnswer, DeviceKind, EventName
 from anju.engine.days import DayEnd, start_days
 from anju.engine.learn import LearnedRoutine
 from anju.engine.localtime import INF, UNSET, local
-from anju.engine.model import Finding, HouseholdSpec, Observation
+from anju.engine.model import CheckinReply, Finding, HouseholdSpec, Observation
 from anju.engine.pack import RulePack
 from anju.engine.params import compile_pack
+from anju.engine.prior import RoutinePrior
 from anju.engine.rules import DAY_END_AT, RULES, Config, Rule
 from anju.engine.state import Dev, Home
 from anju.kinds import ENDS_AWAY, SIGNS_OF_LIFE
 
 #: Silences shorter than this are ordinary life and are not learned from.
 MIN_SILENCE_S = 300.0
-#: The snapshot form written by ``snapshot`` (3: one flat table of every field, still restored).
-SNAPSHOT_VERSION = 4
+#: The snapshot form written by ``snapshot`` (5: check-ins, held silences and the warm-up prior;
+#: 4: rules by name; 3: one flat table of every field; all still restored).
+SNAPSHOT_VERSION = 5
 #: Motion ends "away" (the kind table says so); the hot path tests it by identity, before any lookup.
 _MOTION = EventName.MOTION if EventName.MOTION in ENDS_AWAY else None
 #: Events that are no sign of life of any kind: liveness, availability, tampering.
@@ -42,8 +44,13 @@ _QUIET = frozenset(EventName) - SIGNS_OF_LIFE
 class Engine:
     """Evaluates every rule of a pack on event time, per household."""
 
-    def __init__(self, pack: RulePack, *, default_timezone: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self, pack: RulePack, *, default_timezone: str = "Asia/Shanghai", prior: RoutinePrior | None = None
+    ) -> None:
         self.pack = pack
+        #: The center's prior new homes start from (learned from its other homes; None: the pack's
+        #: defaults until warm-up is over).
+        self.prior = prior
         self.default_timezone = default_timezone
         self._base = self._compile({})
         self._configs: dict[str, Config] = {"": self._base}
@@ -97,6 +104,10 @@ class Engine:
                 if cfg.params.learning and home.profile is None:
                     home.profile = LearnedRoutine()
                 home.cfg, home.params = cfg, cfg.params
+            prof = home.profile
+            if self.prior is not None and prof is not None and prof.days == 0 and prof.prior is None:
+                # A new home: the center's prior, narrowed by its resident's own intake answers.
+                prof.seed(self.prior.narrow(spec.intake, cfg.params), cfg.params)
             devices: dict[str, Dev] = {}
             for d in spec.devices:
                 dev = home.devices.get(d.device_id)
@@ -215,7 +226,7 @@ class Engine:
         gap = t - la
         if gap > 0 and la > 0 and home.away <= 0 and home.profile is not None:
             # Every gap, short ones too: they show the resident was there at that hour.
-            if home.last_cell >= 0:
+            if home.last_cell >= 0 and la != home.hold:  # a held silence waits for its outcome
                 home.profile.add_silence(home.last_cell, gap)
             if gap >= MIN_SILENCE_S and la >= home.night_from - 4 * 3600 and gap > home.bed_gap:
                 home.bed_gap, home.bed_start = gap, la
@@ -240,6 +251,44 @@ class Engine:
             p = home.params
             if p.wake_earliest <= minute <= p.wake_latest + p.wake_margin // 60:
                 home.wake_today, home.wake_gap = minute, gap
+
+    # ---- check-ins -----------------------------------------------------------------------------
+
+    def reply(self, reply: CheckinReply) -> list[Finding]:
+        """The resident's answer to a check-in (a ``type=checkin`` row); returns what it raised."""
+        return self.answer(reply.household_id, reply.answer, reply.at.timestamp())
+
+    def answer(self, household_id: str, answer: CheckinAnswer, t: float) -> list[Finding]:
+        """``reply`` with event time as epoch seconds: ``ok`` closes the check-in under way (and
+        teaches the home), ``help`` raises critical, ``no_answer`` the rule's high, at once."""
+        home = self._homes.get(household_id)
+        if home is None:
+            home = self._adopt(household_id)
+        out: list[Finding] = []
+        if t > home.clock:
+            if t >= home.sched:
+                self._run(home, t, out)
+            home.clock = t
+        for answered in home.cfg.answerers:
+            answered(home, answer, t, out)
+        self._reschedule(home)
+        return out
+
+    def learn_outcome(self, household_id: str, rule: str, at: datetime, outcome: str) -> bool:
+        """An operator closed the finding of ``rule`` raised at ``at`` with ``outcome``.
+
+        ``false_alarm`` and ``resident_well`` teach the home that this silence (place, hour) or
+        outing was ordinary; ``taken_to_hospital``, ``assisted_at_home`` and ``deceased`` make sure
+        it is never learned from. False when the engine does not know the finding (too old, or
+        check-ins are off for the home).
+        """
+        home = self._homes.get(household_id)
+        if home is None:
+            return False
+        known = any(learn(home, str(rule), at.timestamp(), str(outcome)) for learn in home.cfg.outcomes)
+        if known:
+            self._reschedule(home)
+        return known
 
     # ---- time ----------------------------------------------------------------------------------
 
@@ -279,14 +328,17 @@ class Engine:
     def _run(self, home: Home, now: float, out: list[Finding]) -> None:
         """Fire this home's timers due by ``now``, in time order, then reschedule it."""
         due = INF
-        fires = home.cfg.fires
+        fires, gate = home.cfg.fires, home.cfg.gate
         for _ in range(1000):
             due = self._next_due(home)
             if due > now:
                 break
             # The first rule whose timer this is fires (the rules' order breaks ties).
+            n = len(out)
             for fire in fires:
                 if fire(home, due, out):
+                    if len(out) > n and gate is not None:
+                        gate(home, out, n, due)  # a suspicion is asked about before anyone is paged
                     break
         else:
             due = self._next_due(home)
@@ -301,7 +353,8 @@ class Engine:
         if home is None:
             raise KeyError(household_id)
         data = home.to_json()
-        data["rules"] = {rule.name: rule.dump(home) for rule in home.cfg.rules if rule.state is not None}
+        rules = ((rule.name, rule.dump(home)) for rule in home.cfg.rules if rule.state is not None)
+        data["rules"] = {name: dumped for name, dumped in rules if dumped}  # none: nothing under way
         data["version"] = SNAPSHOT_VERSION
         return data
 
@@ -309,7 +362,7 @@ class Engine:
         """Load a snapshot into a configured home; its timers are rescheduled from the state.
 
         Timers due while the service was down fire at the next ``advance``, once, with ``at`` set
-        to when they were due. Snapshots of versions 1-3 (one flat table) are read too.
+        to when they were due. Snapshots of versions 1-4 are read too (4 has no check-ins under way).
         """
         home = self._homes.get(household_id)
         if home is None:
@@ -318,13 +371,13 @@ class Engine:
         if version in (1, 2):
             # Older profile formats are gone (silences by hour only): keep the rest, learn anew.
             data = {**data, "profile": None}
-        elif version not in (3, SNAPSHOT_VERSION):
+        elif version not in (3, 4, SNAPSHOT_VERSION):
             raise ValueError(f"{household_id}: unknown snapshot version {version!r}")
         home.load(data)
         for rule in home.cfg.rules:
             if rule.state is None:
                 continue
-            if version == SNAPSHOT_VERSION:
+            if version != 3:
                 rule.load((data.get("rules") or {}).get(rule.name) or {}, home)
             else:
                 rule.load_legacy(data, home)

@@ -13,7 +13,8 @@ _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 #: A section's settings and their kinds: bool, int, float, duration (seconds or "4h30m"), clock
-#: ("HH:MM"), parts (a duration, or a table of durations by day part), choice:a,b.
+#: ("HH:MM"), parts (a duration, or a table of durations by day part), choice:a,b, list:a,b (a list of
+#: some of a, b).
 Schema = dict[str, str]
 
 
@@ -75,6 +76,11 @@ def check(kind: str, value: object, where: str) -> object:
         if value not in choices:
             raise ValueError(f"{where}: expected one of {', '.join(choices)}, got {value!r}")
         return value
+    if kind.startswith("list:"):
+        allowed = kind.removeprefix("list:").split(",")
+        if not isinstance(value, list) or any(v not in allowed for v in value):
+            raise ValueError(f"{where}: expected a list of some of {', '.join(allowed)}, got {value!r}")
+        return list(value)
     if kind == "clock":
         parse_clock(value, where)
         return value

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from anju.engine.params import Params
+from anju.engine.prior import RoutinePrior
 
 #: Days of silences, wake and bed times and activity counts kept (four weeks).
 RING_DAYS = 28
@@ -77,6 +78,7 @@ class LearnedRoutine:
         "out_pos",
         "outings",
         "pos",
+        "prior",
         "rings",
         "room_thr",
         "silence",
@@ -111,6 +113,34 @@ class LearnedRoutine:
         self.wake_usual = -1
         self.day_usual = -1.0
         self.night_usual = -1.0
+        #: The center's prior this home started from (None: none, or the home has outgrown it).
+        self.prior: RoutinePrior | None = None
+
+    def ready(self, warmup_days: int) -> bool:
+        """Whether the thresholds are in force: warm-up is over, or a prior stands in for it."""
+        return self.days >= warmup_days or self.prior is not None
+
+    def seed(self, prior: RoutinePrior, params: Params) -> None:
+        """Start a new home from the center's prior (its thresholds until its own history is rich)."""
+        self.prior = prior
+        if prior.wake >= 0 and self.wake_usual < 0:
+            self.wake_usual = min(max(prior.wake, params.wake_earliest), params.wake_latest)
+        self._learn_silences(params)
+        self._learn_outings(params)
+
+    def teach_silence(self, cell: int, length: float, params: Params) -> None:
+        """A silence of ``length`` seconds after ``cell`` was ordinary (the resident said so): its
+        place and hour allow it from now on (folded into this week and relearned at once)."""
+        steps = min(int(-(-length // STEP_S)), 255)
+        loc, hour = divmod(cell, 24)
+        if steps > self.silence[self.week, loc, hour]:
+            self.silence[self.week, loc, hour] = steps
+        self._learn_silences(params)
+
+    def teach_outing(self, start_minute: int, minutes: float, params: Params, *, at_night: bool) -> None:
+        """An outing this long, begun then, was ordinary: it is learned at once."""
+        self.add_outing(start_minute, minutes, at_night=at_night)
+        self._learn_outings(params)
 
     def add_silence(self, cell: int, length: float) -> None:
         """A gap at home of ``length`` seconds has ended; ``cell`` = location class x 24 + local hour
@@ -137,6 +167,8 @@ class LearnedRoutine:
         self.rings[:, pos] = (wake, bed, day_count, night_count)
         self.pos = (pos + 1) % RING_DAYS
         self.days += 1
+        if self.prior is not None and self.days >= params.prior_days:
+            self.prior = None  # its own history is rich enough now
         if self.days % 7 == 0:
             # A new week begins: the oldest one is forgotten (the history is the last 3-4 weeks).
             self.week = (self.week + 1) % WEEKS
@@ -161,6 +193,9 @@ class LearnedRoutine:
         longest = _around(longest, np.maximum)
         hourly = longest.max(axis=0) * STEP_S
         by_hour = np.where(hourly > 0, hourly * params.gap_factor + params.gap_margin, 0.0)
+        prior = self.prior
+        if prior is not None:
+            by_hour = self._with_prior(by_hour, np.asarray(prior.hour), params)
         self.thr = array("f", by_hour.astype(np.float32).tobytes())
         if not params.by_location:
             self.room_thr = array("H", bytes(2 * _CELLS))
@@ -171,7 +206,20 @@ class LearnedRoutine:
         by_place = longest * STEP_S * params.gap_factor + params.gap_margin
         # A place seen too rarely at this hour, or never: 0, the hour's own threshold applies.
         room = np.where(support >= params.location_support, by_place, 0.0)
+        if prior is not None:
+            # Cells the home has not seen often enough take the center's; in warm-up, the longer.
+            rich = support >= params.location_support
+            other = np.asarray(prior.room).reshape(len(LOCATIONS), 24)
+            seen_raw = np.where(longest > 0, by_place, 0.0)
+            mixed = np.where(rich, by_place, other)
+            room = np.maximum(seen_raw, other) if self.days < params.warmup_days else mixed
         self.room_thr = array("H", np.minimum(np.ceil(room / 60.0), 65535).astype(np.uint16).tobytes())
+
+    def _with_prior(self, own: npt.NDArray[Any], prior: npt.NDArray[Any], params: Params) -> Any:
+        """Own hourly thresholds completed by the prior's (in warm-up: the longer of the two)."""
+        if self.days < params.warmup_days:
+            return np.maximum(own, prior)
+        return np.where(own > 0, own, prior)
 
     def room_threshold(self, location: int, hour: int) -> float:
         """The learned threshold, seconds, of a silence after a sign of life at ``location``, ``hour``
@@ -188,6 +236,10 @@ class LearnedRoutine:
                 minutes = pairs[parts == part, 1]
                 if minutes.size >= MIN_OUTINGS:
                     thr[part] = float(minutes.max()) * 60.0 * params.away_factor + params.away_margin
+        if self.prior is not None:
+            for part in range(4):
+                if thr[part] <= 0:
+                    thr[part] = self.prior.away[part]
         self.away_thr = thr
 
     def bed_usual(self) -> int:
@@ -215,6 +267,7 @@ class LearnedRoutine:
             "wake_usual": self.wake_usual,
             "day_usual": self.day_usual,
             "night_usual": self.night_usual,
+            "prior": self.prior.to_json() if self.prior is not None else None,
         }
 
     @classmethod
@@ -245,4 +298,6 @@ class LearnedRoutine:
         p.wake_usual = int(data["wake_usual"])
         p.day_usual = float(data["day_usual"])
         p.night_usual = float(data["night_usual"])
+        if data.get("prior") is not None:
+            p.prior = RoutinePrior.from_json(data["prior"])
         return p

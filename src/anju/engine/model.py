@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from anju.domain import DeviceKind, EventName, Rule, Severity
+from anju.domain import CheckinAnswer, DeviceKind, EventName, Rule, Severity
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,6 +22,15 @@ class Observation:
     rssi: int | None = None
     #: The device's reading (a bed mat's pressure, a sensor's lux), where its profile maps one.
     value: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckinReply:
+    """The resident's answer to a check-in call (an answer row), on event time."""
+
+    household_id: str
+    answer: CheckinAnswer
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,8 +57,25 @@ class DeviceSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Intake:
+    """The installer's intake answers: what the resident says of their own routine (all optional).
+
+    Times are local minutes after midnight; ``outings`` are (local start minute, minutes away).
+    """
+
+    wake: int | None = None
+    bed: int | None = None
+    outings: tuple[tuple[int, int], ...] = ()
+    pet: bool = False
+    #: Other ways out than the front door (a back door, a garden gate): absences the door misses.
+    other_exits: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HouseholdSpec:
     household_id: str
     timezone: str
     devices: tuple[DeviceSpec, ...] = ()
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: The intake answers that narrow the center's prior for a new home (None: none given).
+    intake: Intake | None = None

@@ -28,6 +28,7 @@ _ORDER = (
     "device_offline",
     "low_battery",
     "tamper",
+    "checkin",
 )
 _ALL: dict[str, Schema] = {**_core.SECTIONS}
 #: Settings a pack may leave out (older packs); the rules give them their defaults.
@@ -40,7 +41,9 @@ _SCHEMA: dict[str, Schema] = dict(
 )
 #: Sections a pack may leave out as a whole: those whose every setting may be omitted (a new rule
 #: whose settings all have defaults needs no section in packs written before it).
-_OPTIONAL_SECTIONS = frozenset(s for s, f in _SCHEMA.items() if f and set(f) <= OPTIONAL.get(s, frozenset()))
+_OPTIONAL_SECTIONS = frozenset(
+    s for s, f in _SCHEMA.items() if f and set(f) <= OPTIONAL.get(s, frozenset())
+) | {"away", "checkin"}
 
 __all__ = ["DAY_PARTS", "OPTIONAL", "RulePack", "load_pack", "parse_clock", "parse_duration", "parse_pack"]
 
@@ -126,6 +129,14 @@ def load_pack(path: str | Path) -> RulePack:
             raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{p}: not valid TOML: {err}") from err
+    base = raw.pop("extends", None)
+    if base is not None:
+        # A pack may be another pack (a file beside it) with some settings changed.
+        if not isinstance(base, str) or Path(base).name != base or base == p.name:
+            raise ValueError(f"{p}: extends: expected the file name of another pack beside it, got {base!r}")
+        raw = merge(load_pack(p.parent / base).raw, {k: v for k, v in raw.items() if k != "name"}) | {
+            "name": raw.get("name", p.stem)
+        }
     try:
         return parse_pack(raw, name=p.stem)
     except ValueError as err:

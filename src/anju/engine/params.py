@@ -29,9 +29,12 @@ SECTIONS: dict[str, Schema] = {
         "gap_margin": "duration",
         "by_location": "bool",
         "location_support": "int",
+        "prior_days": "int",
     },
 }
-OPTIONAL: dict[str, frozenset[str]] = {"learning": frozenset({"by_location", "location_support"})}
+OPTIONAL: dict[str, frozenset[str]] = {
+    "learning": frozenset({"by_location", "location_support", "prior_days"})
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +53,8 @@ class Params:
     by_location: bool
     #: (week, hour) cells within an hour where a place was seen, needed to trust its own threshold.
     location_support: int
+    #: Days after which a home started from the center's prior keeps to its own history alone.
+    prior_days: int
     #: What learning takes from rule sections: the morning window where a wake time is looked for
     #: (``no_morning_activity``) and how outings become away limits (``not_returned``).
     wake_margin: int
@@ -101,6 +106,7 @@ def compile_pack(pack: RulePack) -> Params:
         gap_margin=float(parse_duration(lrn["gap_margin"], "learning.gap_margin")),
         by_location=bool(lrn.get("by_location", False)),
         location_support=max(1, int(lrn.get("location_support", 3))),
+        prior_days=int(lrn.get("prior_days", 14)),
         wake_margin=parse_duration(nma["margin"], "no_morning_activity.margin"),
         wake_earliest=parse_clock(nma["earliest"], "no_morning_activity.earliest"),
         wake_latest=parse_clock(nma["latest"], "no_morning_activity.latest"),

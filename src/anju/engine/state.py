@@ -106,6 +106,7 @@ class Home:
         "day_count",
         "devices",
         "hid",
+        "hold",
         "hour_at",
         "hour_cell",
         "last_activity",
@@ -163,6 +164,9 @@ class Home:
         self.wake_today = -1
         #: The silence that ended at ``wake_today`` (the longest one ending in the morning window).
         self.wake_gap = 0.0
+        #: The start (last activity, or leaving) of the silence or outing whose high alert went out
+        #: unconfirmed: it is not learned from when it ends until an outcome says it was ordinary.
+        self.hold = UNSET
 
     FIELDS = (
         "activity_day_start",
@@ -172,6 +176,7 @@ class Home:
         "bed_start",
         "clock",
         "day_count",
+        "hold",
         "last_activity",
         "last_cell",
         "leave_at",

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from anju import audit
 from anju.context import Context
+from anju.dispatch import checkins
 from anju.dispatch.escalation import runtime_policies
 from anju.dispatch.service import RaiseResult, json_safe_detail, raise_findings
 from anju.domain import DeviceKind
@@ -117,7 +118,9 @@ class Pipeline:
     async def tick(self, now: datetime | None = None) -> int:
         """Advance the engine's timers to ``now`` and raise what fired; returns the count."""
         now = now or self.ctx.clock.now()
-        findings = [*self._unraised, *self.engine.advance(now)]
+        # Check-ins first: an answer that came before a deadline reaches the engine before its timer.
+        asked = await self._checkins(now)
+        findings = [*self._unraised, *asked, *self.engine.advance(now)]
         if not findings:
             return 0
         async with transaction(self.ctx.db) as session:
@@ -125,6 +128,19 @@ class Pipeline:
             await self._sync_degraded(session, {f.household_id for f in findings})
         self._dirty.update(f.household_id for f in findings)
         return len(findings)
+
+    async def _checkins(self, now: datetime) -> list[Finding]:
+        """Move due check-ins on; store the residents' answers as events and give them to the engine."""
+        async with self.ctx.db() as session:
+            if not await checkins.anything_due(session, now=now):
+                return []
+        findings: list[Finding] = []
+        async with transaction(self.ctx.db) as session:
+            await checkins.run_due(session, now=now, bus=self.ctx.bus)
+            for a in await checkins.take_answers(session):
+                findings.extend(self.engine.answer(a.household_id, a.answer, a.at.timestamp()))
+                self._dirty.add(a.household_id)
+        return findings
 
     async def raise_(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult | None:
         # Alerts are unique by key, so raising a carried finding that another transaction has
@@ -157,9 +173,15 @@ class Pipeline:
 
     async def _raise_findings(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult:
         policies = runtime_policies(self.ctx)
-        return await raise_findings(
-            session, findings, now=self.ctx.clock.now(), policies=policies, bus=self.ctx.bus
+        now = self.ctx.clock.now()
+        # A check-in finding asks the resident (dispatch.checkins); it opens no operator incident.
+        await checkins.open_checkins(
+            session, [f for f in findings if checkins.is_checkin(f)], now=now, bus=self.ctx.bus
         )
+        others = [f for f in findings if not checkins.is_checkin(f)]
+        result = await raise_findings(session, others, now=now, policies=policies, bus=self.ctx.bus)
+        await checkins.attach(session, result.alerts, now=now)
+        return result
 
     async def _raise_isolated(self, session: AsyncSession, findings: Sequence[Finding]) -> RaiseResult:
         """Each finding in its own SAVEPOINT; one that still fails becomes a dead letter.

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.context import Context
-from anju.domain import DeviceKind, EventName
+from anju.domain import CHECKIN_TYPE, CheckinAnswer, DeviceKind, EventName
 from anju.engine.core import Engine
 from anju.engine.model import Finding, Observation
 from anju.store.db import is_transient_error, transaction
@@ -120,7 +120,12 @@ async def restore(ctx: Context, engine: Engine) -> tuple[int, int, list[Finding]
                 cutoff = since.get(ev.household_id)
                 if cutoff is None or ev.received_at <= cutoff:
                     continue
-                findings.extend(engine.observe(_observation(ev)))
+                if ev.type == CHECKIN_TYPE:  # a resident's answer (dispatch.checkins), not a device
+                    findings.extend(
+                        engine.answer(ev.household_id, CheckinAnswer(ev.event), ev.event_time.timestamp())
+                    )
+                else:
+                    findings.extend(engine.observe(_observation(ev)))
                 replayed += 1
     return restored, replayed, findings
 

@@ -43,6 +43,13 @@ class Persona:
     visitors_weekend: float = 0.4
     visit_min: tuple[float, float] = (30.0, 120.0)
     activity: float = 1.0
+    #: Check-in calls (issue 13): how often a well resident answers (at home, away, at night), how
+    #: long they take, and whether one who has fallen presses 9 (else a fallen resident never answers).
+    answer_rate: float = 0.85
+    answer_rate_away: float = 0.6
+    answer_rate_night: float = 0.7
+    answer_delay_s: tuple[float, float] = (30.0, 180.0)
+    fallen_answers_help: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

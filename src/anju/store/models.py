@@ -105,6 +105,8 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(128))
     birth_year: Mapped[int | None]
     phone: Mapped[str | None] = mapped_column(String(32))
+    #: A second number (a mobile), called last by a check-in (migration 0007).
+    mobile: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     notes: Mapped[str] = mapped_column(Text, default="")
     #: A vocabulary word (``independent``, ``walking_aid``, ``wheelchair``, ``bedridden``) or "".
@@ -397,3 +399,43 @@ class BrokerCredential(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime]
+
+
+class Checkin(Base):
+    """A check-in: the resident is asked (calls, an SMS) before anyone is paged (dispatch.checkins).
+
+    One row per ``checkin`` finding; its schedule and answers live here, so a restart resumes it.
+    """
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("household_id", "finding_key", name="uq_checkins_household_finding_key"),
+        Index("ix_checkins_state_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    #: The rule behind the suspicion (``inactivity``, ``not_returned`` ...) and its finding's key.
+    rule: Mapped[str] = mapped_column(String(32))
+    suspicion_key: Mapped[str] = mapped_column(String(128))
+    #: The ``checkin`` finding's key: a replayed finding opens nothing twice.
+    finding_key: Mapped[str] = mapped_column(String(128))
+    #: Event time the engine placed the call at, and when the resident's window closes.
+    asked_at: Mapped[datetime]
+    window_s: Mapped[int] = mapped_column(Integer)
+    deadline: Mapped[datetime]
+    #: ``calling`` until ``ok``, ``help``, ``unanswered`` or ``sign_of_life``.
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(String(16))
+    answered_at: Mapped[datetime | None]
+    #: Answers recorded but not yet stored as ``checkin`` events and given to the engine.
+    unfed: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: The operator incident the unanswered (or help) alert opened or joined.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    #: ``attempts`` (calls and SMS placed), ``answers`` (with ``late``/``fed``), ``joined``, ``evidence``.
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

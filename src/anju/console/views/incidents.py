@@ -9,6 +9,7 @@ from sqlalchemy import select
 from anju import vocabulary
 from anju.clock import isoformat
 from anju.console import queries
+from anju.console.checkin_lane import checkins_in_progress
 from anju.console.page import Page, signed_in_page
 from anju.console.responder import responder_actions
 from anju.console.views.resident import resident_context
@@ -50,6 +51,7 @@ async def queue_page(request: Request) -> Response:
         "is_admin": page.user.role == Role.ADMIN.value,
         "ack_marks": list(ACK_TARGETS_S),
     }
+    lane = await checkins_in_progress(page.ctx)
     return page.render(
         "queue.html",
         title_key="title.queue",
@@ -61,6 +63,7 @@ async def queue_page(request: Request) -> Response:
         sorts=QUEUE_SORTS,
         groupings=QUEUE_GROUPINGS,
         ack_marks=ACK_TARGETS_S,
+        checkin_lane=lane,
     )
 
 

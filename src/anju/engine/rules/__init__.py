@@ -10,6 +10,7 @@ from anju.engine.rules.away import Away
 from anju.engine.rules.base import Config, Rule
 from anju.engine.rules.battery import LowBattery
 from anju.engine.rules.button import Button
+from anju.engine.rules.checkin import CheckIn
 from anju.engine.rules.door import DoorLeftOpen
 from anju.engine.rules.inactivity import Inactivity
 from anju.engine.rules.morning import NoMorningActivity
@@ -29,6 +30,7 @@ RULES: tuple[type[Rule], ...] = (
     Tamper,
     Button,
     RoutineAnomaly,
+    CheckIn,
 )
 DAY_END_AT = 3
 

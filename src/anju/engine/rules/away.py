@@ -121,7 +121,7 @@ class Away(Rule):
         st: AwayState = home.states
         if home.away > 0:
             home.away_secs += t - max(home.away, home.activity_day_start)
-            if home.profile is not None:
+            if home.profile is not None and home.away != home.hold:
                 left = local(home.tz, home.away)
                 home.profile.add_outing(
                     left.hour * 60 + left.minute, (t - home.away) / 60.0, at_night=st.leave_night
@@ -207,7 +207,7 @@ class Away(Rule):
     def away_limit(self, home: Home, part: int) -> tuple[float, str]:
         """How long the resident may stay out after leaving in day ``part``, and why."""
         p, prof = self.p, home.profile
-        if prof is not None and prof.days >= p.warmup_days and prof.away_thr[part] > 0:
+        if prof is not None and prof.ready(p.warmup_days) and prof.away_thr[part] > 0:
             learned = float(prof.away_thr[part])
             lo, hi = p.away_min[part], p.away_max[part]
             if learned < lo:

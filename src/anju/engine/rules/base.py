@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from anju.domain import RULE_SEVERITY, DeviceKind, EventName
+from anju.domain import RULE_SEVERITY, CheckinAnswer, DeviceKind, EventName
 from anju.domain import Rule as RuleName
 from anju.engine.fields import Schema
 from anju.engine.localtime import INF
@@ -133,6 +133,19 @@ class Rule:
         """Devices the rule currently holds offline (the home's monitoring is degraded)."""
         return []
 
+    #: Whether the rule's ``gate`` is in force (the check-in rule of a pack that enables it).
+    active: bool = False
+
+    def gate(self, home: Home, out: Out, n: int, due: float) -> None:
+        """Findings ``out[n:]`` were just raised by a timer at ``due``: the rule may replace them."""
+
+    def answer(self, home: Home, answer: CheckinAnswer, t: float, out: Out) -> None:
+        """The resident answered a check-in at ``t``."""
+
+    def outcome(self, home: Home, rule: str, at: float, outcome: str) -> bool:
+        """An operator's outcome for the finding of ``rule`` raised at ``at``; True if it was known."""
+        return False
+
 
 def finding(
     home: Home, rule: RuleName, t: float, key: str, device_id: str | None, detail: dict[str, Any]
@@ -194,6 +207,10 @@ class Config:
     day_judges: tuple[Callable[[Home, float, Out], None], ...]
     day_starters: tuple[Callable[..., None], ...]
     reconfigures: tuple[Callable[[Home], None], ...]
+    #: The check-in gate of timers' findings (None: check-ins are off), answers and outcomes.
+    gate: Callable[[Home, Out, int, float], None] | None
+    answerers: tuple[Callable[[Home, CheckinAnswer, float, Out], None], ...]
+    outcomes: tuple[Callable[[Home, str, float, str], bool], ...]
 
     @classmethod
     def build(cls, params: Params, rules: tuple[Rule, ...], quiet: frozenset[EventName]) -> Config:
@@ -234,6 +251,9 @@ class Config:
             day_judges=tuple(r.end_day for r in rules if _defines(r, "end_day")),
             day_starters=tuple(r.day_started for r in rules if _defines(r, "day_started")),
             reconfigures=tuple(r.reconfigured for r in rules if _defines(r, "reconfigured")),
+            gate=next((r.gate for r in rules if r.active and _defines(r, "gate")), None),
+            answerers=tuple(r.answer for r in rules if r.active and _defines(r, "answer")),
+            outcomes=tuple(r.outcome for r in rules if r.active and _defines(r, "outcome")),
         )
 
     def new_states(self) -> Any:

@@ -94,7 +94,7 @@ class NoMorningActivity(Rule):
         ):
             alerted(silence, home, due, self.silence.cap(home, la)[0])
             prof = home.profile
-            learned = prof is not None and prof.days >= self.p.warmup_days and prof.wake_usual >= 0
+            learned = prof is not None and prof.ready(self.p.warmup_days) and prof.wake_usual >= 0
             day = local(home.tz, due)
             detail = {
                 "last_activity": iso(la),
@@ -112,7 +112,7 @@ class NoMorningActivity(Rule):
         p = self.p
         wake = p.wake_min
         prof = home.profile
-        if prof is not None and prof.days >= p.warmup_days and prof.wake_usual >= 0:
+        if prof is not None and prof.ready(p.warmup_days) and prof.wake_usual >= 0:
             wake = prof.wake_usual
         elif p.wake_learned_only and prof is not None:
             # No usual wake time yet: the night's inactivity threshold watches the morning alone.

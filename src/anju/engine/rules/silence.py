@@ -152,7 +152,7 @@ def compile_silence(pack: RulePack) -> SilenceParams:
 def learned(home: Home) -> bool:
     """Whether the home's routine is learned (warm-up is over)."""
     prof = home.profile
-    return prof is not None and prof.days >= home.params.warmup_days
+    return prof is not None and prof.ready(home.params.warmup_days)
 
 
 def bounded(base: float, source: str, lo: float, hi: float, part: int) -> tuple[float, str, str]:

@@ -18,8 +18,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from anju.api.responses import problems
 from anju.config import Settings
+from anju.dispatch.checkins import answered_by_phone, checkin_of_row
 from anju.dispatch.replies import act, match_sender, record_other_reply, record_unknown_sender
 from anju.domain import ACTIVE_STATES, Channel, IncidentState, NotificationStatus
+from anju.notify.checkin_script import no_input_words, read_answer, reply_words
 from anju.notify.content import alert_facts, is_visit_request
 from anju.notify.outbox import policy_for
 from anju.notify.phone import mask_phone
@@ -144,6 +146,8 @@ async def voice_script(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm
         )
     async with ctx.db() as session:
         row = await session.get(Notification, notification_id)
+        if row is not None and await checkin_of_row(session, row) is not None:
+            return _checkin_script(ctx, row)
         incident = await session.get(Incident, row.incident_id) if row and row.incident_id else None
         lang = language_of(row.language if row else None)
         if row is None or incident is None:
@@ -170,8 +174,11 @@ async def voice_script(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm
 
 @router.post("/voice/{notification_id}/gather")
 async def voice_key(notification_id: BigIdPath, ctx: CtxDep, form: SignedForm) -> Response:
-    """The key pressed during the call."""
+    """The key pressed during the call (or, on a check-in, the word said)."""
     digits = str(form.get("Digits", "")).strip()
+    checkin_reply = await _checkin_key(ctx, notification_id, form)
+    if checkin_reply is not None:
+        return checkin_reply
     response = VoiceResponse()
     decision = parse_reply(digits) if digits in ("1", "2") else None
     async with transaction(ctx.db) as session:
@@ -202,6 +209,11 @@ async def sms_inbound(ctx: CtxDep, form: SignedForm) -> Response:
         if row is None:
             await record_unknown_sender(session, sender, body, now=now)
             return _twiml(response)  # nothing to say to a stranger
+        answer = read_answer(body) if await checkin_of_row(session, row) is not None else None
+        if answer is not None:
+            await answered_by_phone(session, row, answer, via="sms", raw=body, now=now, bus=ctx.bus)
+            response.message(reply_words(answer, language_of(row.language)))
+            return _twiml(response)
         decision = parse_reply(body)
         if decision is None:
             action = await record_other_reply(session, row, body, now=now)
@@ -209,4 +221,46 @@ async def sms_inbound(ctx: CtxDep, form: SignedForm) -> Response:
             action = await act(ctx, session, row, decision, via="sms", raw=body, now=now)
     log.info("SMS reply from %s: %s", mask_phone(sender), action.outcome)
     response.message(action.reply)
+    return _twiml(response)
+
+
+def _checkin_script(ctx: CtxDep, row: Notification) -> Response:
+    """A check-in call: the question in the resident's language, a key (1 well, 9 help) or a word."""
+    lang = language_of(row.language)
+    public = (ctx.settings.public_url or "").rstrip("/")
+    response = VoiceResponse()
+    gather = response.gather(
+        input="dtmf speech",
+        num_digits=1,
+        action=f"{public}/twilio/voice/{row.id}/gather",
+        method="POST",
+        timeout=8,
+        speech_timeout="auto",
+        language=lang.value,
+        hints="平安,救命,一,九" if lang is Lang.ZH else "well,help,one,nine",
+    )
+    gather.say(row.body, language=lang.value, voice="alice", loop=2)
+    _say(response, no_input_words(lang), lang)
+    return _twiml(response)
+
+
+async def _checkin_key(ctx: CtxDep, notification_id: int, form: FormData) -> Response | None:
+    """A check-in call's key or spoken answer; None when the row is not a check-in's."""
+    now = ctx.clock.now()
+    async with transaction(ctx.db) as session:
+        row = await session.get(Notification, notification_id)
+        if row is None or await checkin_of_row(session, row) is None:
+            return None
+        lang = language_of(row.language)
+        heard = str(form.get("Digits", "") or form.get("SpeechResult", "")).strip()
+        answer = read_answer(heard)
+        response = VoiceResponse()
+        if answer is None:
+            public = (ctx.settings.public_url or "").rstrip("/")
+            _say(response, reply_words(None, lang), lang)
+            response.redirect(f"{public}/twilio/voice/{row.id}/twiml", method="POST")
+            return _twiml(response)
+        via = "keypad" if form.get("Digits") else "speech"
+        await answered_by_phone(session, row, answer, via=via, raw=heard, now=now, bus=ctx.bus)
+    _say(response, reply_words(answer, lang), lang)
     return _twiml(response)
