@@ -29,7 +29,7 @@ check-ins. The silence or outing of a ``high`` that went out is not learned from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anju.domain import CheckinAnswer, Severity
@@ -327,7 +327,7 @@ class CheckIn(Rule):
         }
         key = pend.key if severity is Severity.HIGH else f"help:{pend.key}"
         f = finding(home, RuleName(pend.rule), t, key, pend.device_id, detail)
-        out.append(f if severity is Severity.HIGH else _with_severity(f, severity))
+        out.append(f if severity is Severity.HIGH else replace(f, severity=severity))
 
     # ---- answers and outcomes ------------------------------------------------------------------
 
@@ -353,7 +353,7 @@ class CheckIn(Rule):
             rule = RuleName(last[RULE]) if last is not None else RuleName.CHECKIN
             detail = {"checkin": {"answer": "help", "said": "the resident asked for help"}}
             out.append(
-                _with_severity(finding(home, rule, t, f"help@{iso(t)}", None, detail), Severity.CRITICAL)
+                replace(finding(home, rule, t, f"help@{iso(t)}", None, detail), severity=Severity.CRITICAL)
             )
         elif answer is CheckinAnswer.OK and last is not None and last[VERDICT] in ("unanswered", "no_answer"):
             last[VERDICT] = "ok_late"  # the page went out; the resident is well after all
@@ -388,15 +388,3 @@ class CheckIn(Rule):
         elif rec[CELL] >= 0:
             prof.teach_silence(int(rec[CELL]), until - start, home.params)
         home.states.inact_for = NAN  # the silence's deadline may have moved
-
-
-def _with_severity(f: Finding, severity: Severity) -> Finding:
-    return Finding(
-        household_id=f.household_id,
-        rule=f.rule,
-        severity=severity,
-        at=f.at,
-        key=f.key,
-        detail=f.detail,
-        device_id=f.device_id,
-    )
