@@ -168,27 +168,28 @@ def memory(homes: int) -> None:
 
 
 def checkin_memory(engine: Engine, homes: int, base: int) -> None:
-    """What a home that had check-ins in the last 36 h adds: three recent suspicions, one under way."""
+    """What a home with check-in state adds: one under way; the worst case, three that paged."""
     from anju.engine.rules.checkin import RECENT, Book, Pending
 
-    tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    for i in range(homes):
-        home = engine._homes[f"h{i}"]
-        book = Book()
-        t = 1.77e9 + i
-        book.recent = [["inactivity", t + k, 96 + k, t + 3600.0 + k, -1.0, "ok"] for k in range(RECENT)]
-        facts = {"rule": "inactivity", "key": f"inactivity@{t}", "detail": None, "found": t + 3600.0}
-        book.pending = Pending(facts, t, book.recent[-1])
-        home.states.checkin_book = book
-    after = tracemalloc.take_snapshot()
-    tracemalloc.stop()
-    extra = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    print(
-        f"a home with a check-in under way and {RECENT} recent suspicions: +{extra / homes:,.0f} B, "
-        f"{(base + extra) / homes:,.0f} B per home (the evidence of the finding under way not counted: "
-        "it is the finding's own dict, shared)"
-    )
+    for label, paged in (("a check-in under way", 0), (f"the worst case, {RECENT} pages in 36 h", RECENT)):
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for i in range(homes):
+            book = Book()
+            t = 1.77e9 + i
+            book.recent = [
+                ["inactivity", t + k, 96 + k, t + k + 1.0, t + k + 601.0, "unanswered"] for k in range(paged)
+            ]
+            if not paged:
+                rec = ["inactivity", t, 96, t + 1.0, -1.0, "asked"]
+                facts = {"rule": "inactivity", "key": f"inactivity@{t}", "detail": None, "found": t + 1.0}
+                book.pending = Pending(facts, t, rec)
+                book.recent = [rec]
+            engine._homes[f"h{i}"].states.checkin_book = book
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        extra = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        print(f"a home with {label}: +{extra / homes:,.0f} B, {(base + extra) / homes:,.0f} B per home")
 
 
 _TIMED = """

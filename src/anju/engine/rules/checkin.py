@@ -198,8 +198,7 @@ class CheckIn(Rule):
         if book is None:
             return
         book.recent = [r for r in book.recent if max(r[ASKED], r[RAISED]) > t - KEEP_S]
-        if book.pending is None and not book.recent:
-            home.states.checkin_book = None
+        _settle(home)
 
     # ---- the suspicion -------------------------------------------------------------------------
 
@@ -232,6 +231,7 @@ class CheckIn(Rule):
                 continue
             out[i] = asked
             i += 1
+        _settle(home)
 
     def _place(self, home: Home, pend: Pending, t: float) -> Finding | None:
         """Call now; or, in quiet hours, keep it until the evidence is strong or quiet hours end."""
@@ -297,6 +297,7 @@ class CheckIn(Rule):
         if self._moot(home, pend):
             book.pending = None
             pend.rec[VERDICT] = "sign_of_life"
+            _settle(home)
         elif pend.placed <= 0:
             asked = self._place(home, pend, due)
             if asked is not None:
@@ -333,7 +334,9 @@ class CheckIn(Rule):
 
     def answer(self, home: Home, answer: CheckinAnswer, t: float, out: Out) -> None:
         """The resident's answer at ``t`` (a ``type=checkin`` row)."""
-        book = self._book(home)
+        book: Book | None = home.states.checkin_book
+        if book is None:
+            book = Book()  # a help with no check-in on record is still help (nothing is kept)
         pend = book.pending
         if pend is not None and pend.placed > 0:
             if answer is CheckinAnswer.OK:
@@ -346,6 +349,7 @@ class CheckIn(Rule):
                 self._raise(home, book, pend, t, "help", Severity.CRITICAL, out)
             else:
                 self._raise(home, book, pend, t, "no_answer", Severity.HIGH, out)
+            _settle(home)
             return
         last = book.recent[-1] if book.recent else None
         if answer is CheckinAnswer.HELP:
@@ -388,3 +392,15 @@ class CheckIn(Rule):
         elif rec[CELL] >= 0:
             prof.teach_silence(int(rec[CELL]), until - start, home.params)
         home.states.inact_for = NAN  # the silence's deadline may have moved
+
+
+def _settle(home: Home) -> None:
+    """Keep only what an answer or an outcome may still need: the suspicion under way and those
+    that paged someone (a home with neither keeps no check-in state at all)."""
+    book: Book | None = home.states.checkin_book
+    if book is None:
+        return
+    pend = book.pending
+    book.recent = [r for r in book.recent if r[RAISED] > 0 or (pend is not None and r is pend.rec)]
+    if pend is None and not book.recent:
+        home.states.checkin_book = None
