@@ -169,7 +169,7 @@ def memory(homes: int) -> None:
 
 def checkin_memory(engine: Engine, homes: int, base: int) -> None:
     """What a home with check-in state adds: one under way; the worst case, three that paged."""
-    from anju.engine.rules.checkin import RECENT, Book, Pending
+    from anju.engine.rules.checkin_book import RECENT, Book, Pending
 
     for label, paged in (("a check-in under way", 0), (f"the worst case, {RECENT} pages in 36 h", RECENT)):
         tracemalloc.start()
