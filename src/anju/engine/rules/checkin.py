@@ -170,7 +170,12 @@ class CheckIn(Rule):
         book: Book | None = home.states.checkin_book
         if book is None:
             return
-        book.recent = [r for r in book.recent if max(r[ASKED], r[RAISED]) > t - KEEP_S]
+        pend = book.pending
+        book.recent = [
+            r
+            for r in book.recent
+            if max(r[ASKED], r[RAISED]) > t - KEEP_S or (pend is not None and r is pend.rec)
+        ]
         settle(home)
 
     # ---- the suspicion -------------------------------------------------------------------------
