@@ -164,6 +164,32 @@ def memory(homes: int) -> None:
         f"engine state for {homes:,} homes with a learned profile: {total / 2**20:.1f} MiB, "
         f"{total / homes:,.0f} B per home (target <= 4096); JSON snapshot {snap:,} B per home"
     )
+    checkin_memory(engine, homes, total)
+
+
+def checkin_memory(engine: Engine, homes: int, base: int) -> None:
+    """What a home with check-in state adds: one under way; the worst case, three that paged."""
+    from anju.engine.rules.checkin_book import RECENT, Book, Pending
+
+    for label, paged in (("a check-in under way", 0), (f"the worst case, {RECENT} pages in 36 h", RECENT)):
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        for i in range(homes):
+            book = Book()
+            t = 1.77e9 + i
+            book.recent = [
+                ["inactivity", t + k, 96 + k, t + k + 1.0, t + k + 601.0, "unanswered"] for k in range(paged)
+            ]
+            if not paged:
+                rec = ["inactivity", t, 96, t + 1.0, -1.0, "asked"]
+                facts = {"rule": "inactivity", "key": f"inactivity@{t}", "detail": None, "found": t + 1.0}
+                book.pending = Pending(facts, t, rec)
+                book.recent = [rec]
+            engine._homes[f"h{i}"].states.checkin_book = book
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        extra = sum(s.size_diff for s in after.compare_to(before, "filename"))
+        print(f"a home with {label}: +{extra / homes:,.0f} B, {(base + extra) / homes:,.0f} B per home")
 
 
 _TIMED = """

@@ -290,3 +290,11 @@ def test_suspicions_older_than_36_hours_are_forgotten() -> None:
     recent = e.snapshot(HID)["rules"].get("checkin", {}).get("recent", [])
     assert all(r[4] < 0 or r[4] > high.at.timestamp() + 36 * 3600 for r in recent)
     assert e.learn_outcome(HID, "inactivity", high.at, "false_alarm") is False
+
+
+def test_a_late_ok_after_the_page_teaches_the_silence_as_ordinary() -> None:
+    e = engine()
+    high = _unanswered_then_back(e)
+    assert answer(e, CheckinAnswer.OK, at(1, 15, 30)) == []  # after the page: nothing to raise
+    assert e.snapshot(HID)["profile"]["silence"][4 * 24 + 10] == 19  # taught up to the page
+    assert e.learn_outcome(HID, "inactivity", high.at, "taken_to_hospital") is True

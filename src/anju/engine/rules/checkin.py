@@ -29,7 +29,7 @@ check-ins. The silence or outing of a ``high`` that went out is not learned from
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anju.domain import CheckinAnswer, Severity
@@ -39,6 +39,20 @@ from anju.engine.learn import LOCATIONS
 from anju.engine.localtime import INF, NAN, UNSET, iso, local, next_local
 from anju.engine.model import Finding
 from anju.engine.rules.base import Omissible, Out, Rule, Sections, finding
+from anju.engine.rules.checkin_book import (
+    ASKED,
+    CELL,
+    KEEP_S,
+    RAISED,
+    RECENT,
+    RULE,
+    START,
+    VERDICT,
+    Book,
+    CheckinState,
+    Pending,
+    settle,
+)
 from anju.engine.rules.silence import compile_silence
 
 if TYPE_CHECKING:
@@ -50,13 +64,6 @@ ASKABLE = ("inactivity", "no_morning_activity", "not_returned", "night_door")
 #: Operator outcomes that say the suspicion was ordinary, and those that never loosen anything.
 ORDINARY = frozenset({"false_alarm", "resident_well"})
 SERIOUS = frozenset({"taken_to_hospital", "assisted_at_home", "deceased"})
-#: Recent suspicions remembered per home (for late answers and operator outcomes), for this long:
-#: the state of a home with none stays as small as before check-ins.
-RECENT = 3
-KEEP_S = 36 * 3600.0
-# A record of a suspicion: rule, start (silence's last activity or outing's start), place cell,
-# when it was asked (or found), when its high went out, and how it was decided.
-RULE, START, CELL, ASKED, RAISED, VERDICT = range(6)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,40 +83,6 @@ class CheckinParams:
         if self.quiet_from <= self.quiet_until:
             return self.quiet_from <= minute < self.quiet_until
         return minute >= self.quiet_from or minute < self.quiet_until
-
-
-class Pending:
-    """The suspicion being asked about (or kept until quiet hours end): what to raise if unanswered."""
-
-    __slots__ = ("asks", "detail", "device_id", "due", "found", "key", "la", "placed", "rec", "rule")
-
-    def __init__(self, f: dict[str, Any], la: float, rec: list[Any]) -> None:
-        self.rule, self.key, self.device_id = str(f["rule"]), str(f["key"]), f.get("device_id")
-        self.detail: dict[str, Any] = dict(f.get("detail") or {})
-        self.found = float(f["found"])
-        #: The last sign of life when it was found (any later one closes it), the call (UNSET: not
-        #: yet placed), and when it is due: the deadline, or when a kept suspicion is called about.
-        self.la, self.placed, self.due = la, UNSET, INF
-        self.rec = rec
-        #: Calls placed about this suspicion (a re-ask after an ``ok`` is one more).
-        self.asks = int(f.get("asks", 0))
-
-    def to_json(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__ if s != "rec"}
-
-
-class CheckinState:
-    """The check-in under way and the recent suspicions (None until the home has had one)."""
-
-    checkin_book: Any = None
-
-
-class Book:
-    __slots__ = ("pending", "recent")
-
-    def __init__(self) -> None:
-        self.pending: Pending | None = None
-        self.recent: list[list[Any]] = []
 
 
 class CheckIn(Rule):
@@ -197,9 +170,13 @@ class CheckIn(Rule):
         book: Book | None = home.states.checkin_book
         if book is None:
             return
-        book.recent = [r for r in book.recent if max(r[ASKED], r[RAISED]) > t - KEEP_S]
-        if book.pending is None and not book.recent:
-            home.states.checkin_book = None
+        pend = book.pending
+        book.recent = [
+            r
+            for r in book.recent
+            if max(r[ASKED], r[RAISED]) > t - KEEP_S or (pend is not None and r is pend.rec)
+        ]
+        settle(home)
 
     # ---- the suspicion -------------------------------------------------------------------------
 
@@ -232,6 +209,7 @@ class CheckIn(Rule):
                 continue
             out[i] = asked
             i += 1
+        settle(home)
 
     def _place(self, home: Home, pend: Pending, t: float) -> Finding | None:
         """Call now; or, in quiet hours, keep it until the evidence is strong or quiet hours end."""
@@ -297,6 +275,7 @@ class CheckIn(Rule):
         if self._moot(home, pend):
             book.pending = None
             pend.rec[VERDICT] = "sign_of_life"
+            settle(home)
         elif pend.placed <= 0:
             asked = self._place(home, pend, due)
             if asked is not None:
@@ -327,13 +306,15 @@ class CheckIn(Rule):
         }
         key = pend.key if severity is Severity.HIGH else f"help:{pend.key}"
         f = finding(home, RuleName(pend.rule), t, key, pend.device_id, detail)
-        out.append(f if severity is Severity.HIGH else _with_severity(f, severity))
+        out.append(f if severity is Severity.HIGH else replace(f, severity=severity))
 
     # ---- answers and outcomes ------------------------------------------------------------------
 
     def answer(self, home: Home, answer: CheckinAnswer, t: float, out: Out) -> None:
         """The resident's answer at ``t`` (a ``type=checkin`` row)."""
-        book = self._book(home)
+        book: Book | None = home.states.checkin_book
+        if book is None:
+            book = Book()  # a help with no check-in on record is still help (nothing is kept)
         pend = book.pending
         if pend is not None and pend.placed > 0:
             if answer is CheckinAnswer.OK:
@@ -346,6 +327,7 @@ class CheckIn(Rule):
                 self._raise(home, book, pend, t, "help", Severity.CRITICAL, out)
             else:
                 self._raise(home, book, pend, t, "no_answer", Severity.HIGH, out)
+            settle(home)
             return
         last = book.recent[-1] if book.recent else None
         if answer is CheckinAnswer.HELP:
@@ -353,7 +335,7 @@ class CheckIn(Rule):
             rule = RuleName(last[RULE]) if last is not None else RuleName.CHECKIN
             detail = {"checkin": {"answer": "help", "said": "the resident asked for help"}}
             out.append(
-                _with_severity(finding(home, rule, t, f"help@{iso(t)}", None, detail), Severity.CRITICAL)
+                replace(finding(home, rule, t, f"help@{iso(t)}", None, detail), severity=Severity.CRITICAL)
             )
         elif answer is CheckinAnswer.OK and last is not None and last[VERDICT] in ("unanswered", "no_answer"):
             last[VERDICT] = "ok_late"  # the page went out; the resident is well after all
@@ -388,15 +370,3 @@ class CheckIn(Rule):
         elif rec[CELL] >= 0:
             prof.teach_silence(int(rec[CELL]), until - start, home.params)
         home.states.inact_for = NAN  # the silence's deadline may have moved
-
-
-def _with_severity(f: Finding, severity: Severity) -> Finding:
-    return Finding(
-        household_id=f.household_id,
-        rule=f.rule,
-        severity=severity,
-        at=f.at,
-        key=f.key,
-        detail=f.detail,
-        device_id=f.device_id,
-    )
