@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from anju.clock import isoformat, parse_ts
 from anju.domain import CHECKIN_TYPE, COMMON_EVENTS, CheckinAnswer, DeviceKind, EventName
@@ -187,8 +188,16 @@ class _Timestamps:
         return base + int(sec) + frac
 
 
-def read_rows(stream: TextIO, errors: TextIO | None = None) -> Iterator[Row]:
+class Tally:
+    """How many rows an event file had and how many of them were rejected (known once it is read)."""
+
+    rows = 0
+    rejected = 0
+
+
+def read_rows(stream: TextIO, errors: TextIO | None = None, tally: Tally | None = None) -> Iterator[Row]:
     """Rows of an event file for ``Engine.feed``; bad rows are reported on ``errors`` and skipped."""
+    tally = tally or Tally()
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -212,6 +221,7 @@ def read_rows(stream: TextIO, errors: TextIO | None = None) -> Iterator[Row]:
             try:
                 obs = parse_row(row)
             except RowError as err:
+                tally.rejected += 1
                 if errors is not None:
                     print(f"line {line}: rejected: {err}", file=errors)
                 continue
@@ -221,6 +231,7 @@ def read_rows(stream: TextIO, errors: TextIO | None = None) -> Iterator[Row]:
             yield obs.household_id, obs.device_id, obs.kind, obs.event, obs.at.timestamp(), obs.battery
             continue
         yield hid, dev, pair[0], pair[1], t, battery
+    tally.rows = line - 1
 
 
 def replay_rows(engine: Engine, rows: Iterable[Row], until: datetime | None = None) -> Iterator[Finding]:
@@ -300,6 +311,12 @@ def run(args: argparse.Namespace) -> int:
             until = parse_ts(args.until)
         except ValueError as err:
             raise AnjuError(f"--until: {err}") from err
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise AnjuError(
+            f"--timezone: unknown time zone {args.timezone!r} (an IANA name such as Asia/Shanghai)"
+        ) from err
     engine = Engine(pack, default_timezone=args.timezone)
     if args.fleet:
         engine.configure(load_fleet(args.fleet))
@@ -308,7 +325,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise AnjuError(f"{args.file}: {err}") from err
     out = sys.stdout
+    tally = Tally()
     with stream:
-        for finding in replay_rows(engine, read_rows(stream, sys.stderr), until):
+        for finding in replay_rows(engine, read_rows(stream, sys.stderr, tally), until):
             out.write(alert_line(finding) + "\n")
+    if tally.rejected:
+        print(f"{tally.rejected:,} of {tally.rows:,} rows rejected (reasons above)", file=sys.stderr)
+    if tally.rows and tally.rejected == tally.rows:
+        raise AnjuError(f"{args.file}: every row was rejected ({tally.rows:,}): nothing was replayed")
     return 0

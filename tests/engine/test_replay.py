@@ -154,3 +154,45 @@ def test_a_row_with_a_bad_timestamp_is_rejected_with_its_line_and_the_rest_is_re
         pytest.approx(datetime.fromisoformat("2026-01-01T00:00:03.123+08:00").timestamp())
     ]
     assert errors.getvalue().startswith("line 2: rejected:")
+
+
+def test_an_unknown_time_zone_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("ts,household_id,device_id,type,event,battery\n", encoding="utf-8")
+    assert main(["replay", str(path), "--timezone", "Mars/Base"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown time zone 'Mars/Base'" in err and "Traceback" not in err
+
+
+def test_a_file_whose_every_row_is_rejected_exits_non_zero_with_the_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "ts,household_id,device_id,type,event,battery\n"
+        "2026-01-05T08:00:00+08:00,h,pir-1,pir,explode,\n"
+        "yesterday,h,pir-1,pir,motion,\n",
+        encoding="utf-8",
+    )
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "line 2: rejected" in err and "line 3: rejected" in err
+    assert "2 of 2 rows rejected" in err and "every row was rejected (2)" in err
+
+
+def test_a_file_with_some_rows_rejected_replays_the_rest_and_counts_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "ts,household_id,device_id,type,event,battery\n"
+        "2026-01-05T08:00:00+08:00,h,btn-1,button,press,\n"
+        "yesterday,h,pir-1,pir,motion,\n",
+        encoding="utf-8",
+    )
+    assert main(["replay", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert [json.loads(line)["rule"] for line in captured.out.splitlines()] == ["button"]
+    assert "1 of 2 rows rejected" in captured.err
