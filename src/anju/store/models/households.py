@@ -57,7 +57,7 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(128))
     birth_year: Mapped[int | None]
     phone: Mapped[str | None] = mapped_column(String(32))
-    #: A second number (a mobile), called last by a check-in (migration 0007).
+    #: A second number (a mobile), called last by a check-in (migration 0006).
     mobile: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     notes: Mapped[str] = mapped_column(Text, default="")
