@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from anju.clock import SimClock
+from anju.config import PROJECT_ROOT
 from anju.context import Context
 from anju.dispatch import escalation, policy_file, service
 from anju.dispatch.policy import current_policies
@@ -26,6 +27,9 @@ from tests.support.dispatch import add_household, add_user, client, finding
 from tests.support.settings import make_settings
 
 TOML = {"Content-Type": "application/toml"}
+
+#: The files of the shipped rules/ folder: a policy update leaves no other file (no temporary copy).
+SHIPPED_RULE_FILES = sorted(p.name for p in (PROJECT_ROOT / "rules").iterdir())
 
 
 @dataclasses.dataclass
@@ -120,11 +124,7 @@ async def test_admin_replaces_the_policy_atomically_and_one_audit_record_holds_b
     new_sha = hashlib.sha256(new_text.encode()).hexdigest()
     assert body["changed"] is True and body["sha256"] == new_sha and body["toml"] == new_text
     assert env.path.read_text(encoding="utf-8") == new_text
-    assert sorted(p.name for p in env.rules.iterdir()) == [
-        "baseline-fixed.toml",
-        "default.toml",
-        "escalation.toml",
-    ]
+    assert sorted(p.name for p in env.rules.iterdir()) == SHIPPED_RULE_FILES
     (rec,) = await records(env.ctx, after_id=before_id)
     assert rec.id == body["audit_id"]
     assert (rec.action, rec.actor, rec.entity, rec.entity_id) == (
@@ -177,11 +177,7 @@ async def test_an_invalid_policy_is_refused_with_the_parser_reason_and_nothing_c
     assert reason in response.json()["detail"], (case, response.json())
     assert lite.path.read_bytes() == old_bytes
     assert await records(lite.ctx, after_id=before_id) == []
-    assert sorted(p.name for p in lite.rules.iterdir()) == [
-        "baseline-fixed.toml",
-        "default.toml",
-        "escalation.toml",
-    ]
+    assert sorted(p.name for p in lite.rules.iterdir()) == SHIPPED_RULE_FILES
 
 
 async def test_json_is_refused_with_415_naming_the_toml_content_type(lite: Env) -> None:
