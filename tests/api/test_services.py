@@ -70,6 +70,8 @@ async def test_household_update_returns_the_diff_and_replaces_people(ctx: Contex
                         "phone": "+8613000000001",
                         "language": "zh-CN",
                         "priority": 0,
+                        "translations": {},
+                        "phone_provider": None,
                     }
                 ],
                 "to": [
@@ -79,6 +81,8 @@ async def test_household_update_returns_the_diff_and_replaces_people(ctx: Contex
                         "phone": "+8613000000002",
                         "language": "zh-CN",
                         "priority": 0,
+                        "translations": {},
+                        "phone_provider": None,
                     }
                 ],
             },

@@ -80,8 +80,9 @@ def test_each_rule_keeps_its_own_part_of_the_snapshot() -> None:
     e = engine({})
     e.restore(HID, V3["learned_home_door_open"]["snapshot"])
     rules = e.snapshot(HID)["rules"]
-    # Every rule that keeps state has its part, named for it; the stateless ones (button, tamper) none.
-    assert set(rules) == {r.name for r in RULES if r.state is not None}
+    # Parts are named for rules that keep state (the stateless ones, button and tamper, have none;
+    # a rule with nothing to keep, as check-ins while none is under way, may leave its part out).
+    assert set(rules) <= {r.name for r in RULES if r.state is not None}
     assert {"away", "inactivity", "door_left_open", "low_battery"} <= set(rules)
     assert rules["door_left_open"]["doors"]["door-1"][0] > 0  # the door left open before the cut
     assert rules["low_battery"]["low_since"]["btn-1"] > 0
