@@ -16,9 +16,9 @@ from urllib.parse import quote_plus
 import httpx
 
 from anju.clock import Clock
-from anju.domain import NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.provider import Outgoing, Sent
+from anju.notify.providers.robot import robot_answer
 
 #: errcodes worth retrying: rate limit (20 posts/min per robot) and server busy.
 RETRYABLE_ERRCODES = frozenset({130101, -1})
@@ -63,26 +63,12 @@ class DingTalkProvider:
             response = await self._http.post(self.signed_url(), json=self.payload(message))
         except httpx.HTTPError as err:
             raise DeliveryFailed(f"could not reach DingTalk: {err}", retryable=True, code="network") from err
-        if response.status_code >= 500:
-            raise DeliveryFailed(f"DingTalk HTTP {response.status_code}", retryable=True, code="http")
-        try:
-            answer = response.json()
-            errcode = int(answer.get("errcode", -1))
-        except (ValueError, TypeError, AttributeError) as err:
-            raise DeliveryFailed(
-                f"DingTalk answered HTTP {response.status_code} without JSON", retryable=True, code="http"
-            ) from err
-        if errcode != 0:
-            raise DeliveryFailed(
-                f"DingTalk refused the post (errcode {errcode}): {answer.get('errmsg', '')}",
-                retryable=errcode in RETRYABLE_ERRCODES,
-                code=str(errcode),
-            )
-        return Sent(
+        return robot_answer(
+            response,
+            vendor="DingTalk",
             provider=self.name,
             provider_id=f"dingtalk-{message.notification_id}-{message.attempt}",
-            status=NotificationStatus.SENT,
-            tracked=False,
+            retryable_codes=RETRYABLE_ERRCODES,
         )
 
     async def aclose(self) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from anju.domain import NotificationStatus
 from anju.errors import DeliveryFailed
 from anju.notify.provider import Outgoing, Sent
+from anju.notify.providers.robot import robot_answer
 from anju.notify.templates import group_markdown, language_of
 
 SEND_PATH = "/cgi-bin/webhook/send"
@@ -61,27 +61,13 @@ class WeComProvider:
         except httpx.HTTPError as err:
             reason = self.redact(str(err) or type(err).__name__)
             raise DeliveryFailed(f"could not reach WeCom: {reason}", retryable=True, code="network") from err
-        if response.status_code >= 500 or response.status_code == 429:
-            raise DeliveryFailed(f"WeCom HTTP {response.status_code}", retryable=True, code="http")
-        try:
-            answer = response.json()
-            errcode = int(answer.get("errcode", -1))
-        except (ValueError, TypeError, AttributeError) as err:
-            raise DeliveryFailed(
-                f"WeCom answered HTTP {response.status_code} without JSON", retryable=True, code="http"
-            ) from err
-        if errcode != 0:
-            errmsg = self.redact(str(answer.get("errmsg", "")))[:200]
-            raise DeliveryFailed(
-                f"WeCom refused the post (errcode {errcode}): {errmsg}",
-                retryable=errcode in RETRYABLE_ERRCODES,
-                code=str(errcode),
-            )
-        return Sent(
+        return robot_answer(
+            response,
+            vendor="WeCom",
             provider=self.name,
             provider_id=f"wecom-{message.notification_id}-{message.attempt}",
-            status=NotificationStatus.SENT,
-            tracked=False,
+            retryable_codes=RETRYABLE_ERRCODES,
+            redact=self.redact,
         )
 
     async def aclose(self) -> None:
