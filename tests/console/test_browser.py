@@ -21,7 +21,6 @@ from tests.support.browser import (
     incident_state,
     live_server,
     live_service,
-    migrated_template,
     new_page,
     press_button,
     press_button_over_mqtt,
@@ -29,11 +28,6 @@ from tests.support.browser import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("console-db"))
 
 
 @pytest_asyncio.fixture(loop_scope="module")

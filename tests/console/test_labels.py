@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from anju.dispatch import escalation
@@ -26,26 +24,12 @@ from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    fresh_database,
     incident_state,
-    live_server,
-    migrated_template,
     new_page,
     shoot,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("labels-db"))
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(fresh_database(template, tmp_path)) as srv:
-        yield srv
 
 
 async def _escalated_incident(server: LiveServer) -> tuple[int, str]:

@@ -3,12 +3,9 @@ wider than the screen, names and ages on one line (not one character per line), 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from anju.console.links import make_responder_token
@@ -19,25 +16,11 @@ from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    fresh_database,
-    live_server,
-    migrated_template,
     new_page,
     shoot,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("phone-db"))
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(fresh_database(template, tmp_path)) as srv:
-        yield srv
 
 
 async def _one_line(page: Page, selector: str) -> None:

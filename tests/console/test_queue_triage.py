@@ -4,11 +4,8 @@ filters, search, area groups, a view kept in the address, "assign to me", in bot
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from anju.domain import IncidentState, Role, Rule, Severity
@@ -17,10 +14,7 @@ from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    fresh_database,
     incident_state,
-    live_server,
-    migrated_template,
     new_page,
     shoot,
 )
@@ -30,17 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 TIANPING = "徐汇区 / 天平街道 / 天平村"
 HUNAN = "徐汇区 / 湖南路街道 / 复兴村"
 SIJING = "松江区 / 泗泾镇 / 古楼村"
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("triage-db"))
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(fresh_database(template, tmp_path)) as srv:
-        yield srv
 
 
 async def _queue(server: LiveServer) -> dict[str, int]:

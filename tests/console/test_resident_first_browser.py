@@ -29,7 +29,6 @@ from tests.support.browser import (
     add_user,
     fresh_database,
     live_server,
-    migrated_template,
     new_page,
     shoot,
 )
@@ -37,17 +36,6 @@ from tests.support.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, Twil
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("resident-db"))
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(fresh_database(template, tmp_path)) as srv:
-        yield srv
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -24,17 +24,11 @@ from tests.support.browser import (
     fresh_database,
     incident_state,
     live_server,
-    migrated_template,
     new_page,
     shoot,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("responder-db"))
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -4,12 +4,9 @@ shift hand-over (its note and open items in the audit log), in both languages an
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, expect
 from sqlalchemy import select, update
 
@@ -22,25 +19,11 @@ from tests.support.browser import (
     LiveServer,
     add_home,
     add_user,
-    fresh_database,
-    live_server,
-    migrated_template,
     new_page,
     shoot,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return await migrated_template(tmp_path_factory.mktemp("shift-db"))
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def server(template: Path, tmp_path: Path) -> AsyncIterator[LiveServer]:
-    async with live_server(fresh_database(template, tmp_path)) as srv:
-        yield srv
 
 
 async def _shift(server: LiveServer) -> dict[str, int]:
