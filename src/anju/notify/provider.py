@@ -37,6 +37,8 @@ class Outgoing:
     route: str | None = None
     #: A failover: it goes through ``route`` or fails, never through a third attempt elsewhere.
     pinned: bool = False
+    #: The check-in this row asks the resident for (their keys or reply answer it), else None.
+    checkin_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
