@@ -25,15 +25,8 @@ from anju.store.db import transaction
 from anju.store.models import Device, Household, Notification, Resident
 from tests.dispatch.checkin_helpers import Home, at
 from tests.support.aliyun import Both, both_providers
+from tests.support.aliyun_checkin import CHECKIN_ENV
 from tests.support.aliyun_fake import Request
-
-#: The check-in templates a deployment registered (codes Aliyun gave back for TEMPLATE_TEXTS).
-CHECKIN_ENV = {
-    "ANJU_ALIYUN_VOICE_TEMPLATE_CHECKIN_ZH": "TTS_400000001",
-    "ANJU_ALIYUN_VOICE_TEMPLATE_CHECKIN_EN": "TTS_400000002",
-    "ANJU_ALIYUN_SMS_TEMPLATE_CHECKIN_ZH": "SMS_400000003",
-    "ANJU_ALIYUN_VOICE_CHECKIN_KEY_TEMPLATES": '{"1": "TTS_400000011", "9": "TTS_400000019"}',
-}
 
 
 class AliyunHome(Home):
@@ -58,7 +51,9 @@ async def home(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Al
         hid = f"h-{uuid.uuid4().hex[:8]}"
         phone = "+86138" + str(uuid.uuid4().int)[:8]
         async with transaction(ctx.db) as session:
-            session.add(Household(id=hid, name="王奶奶家", rule_overrides={}, created_at=at(9), updated_at=at(9)))
+            session.add(
+                Household(id=hid, name="王奶奶家", rule_overrides={}, created_at=at(9), updated_at=at(9))
+            )
             await session.flush()
             session.add(Resident(household_id=hid, name="王秀英", phone=phone, language="zh-CN"))
             session.add(
