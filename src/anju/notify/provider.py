@@ -52,6 +52,18 @@ class Sent:
     tracked: bool = True
 
 
+class ResidentLine(Protocol):
+    """Simulated residents behind their phones (``anju demo``): who picks up, and how an answer returns."""
+
+    def pick_up(self, message: Outgoing, at: datetime) -> tuple[str, float] | None:
+        """The key the resident presses (or replies) and after how many seconds; None: no answer."""
+        ...
+
+    async def answer(self, message: Outgoing, key: str) -> None:
+        """Give the resident's key or reply to what ``message`` asked, as a webhook would."""
+        ...
+
+
 @runtime_checkable
 class PhoneProvider(Protocol):
     """SMS and voice with delivery reports (Twilio; a regional backup could be another)."""
