@@ -35,7 +35,7 @@ from anju.dispatch.checkin_calls import callee_of, place_attempt
 from anju.domain import CHECKIN_TYPE, Channel, CheckinAnswer, NotificationStatus, Rule
 from anju.engine.model import Finding
 from anju.kinds import SIGNS_OF_LIFE
-from anju.notify.checkin_script import checkin_of_step
+from anju.notify.checkin_script import checkin_of_row as checkin_of_row  # the webhooks' entry
 from anju.store.db import after_commit
 from anju.store.models import Alert, Checkin, Notification, SensorEvent
 
@@ -273,19 +273,6 @@ async def record_answer(
     _publish(session, bus, checkin)
     await session.flush()
     return checkin
-
-
-async def checkin_of_row(session: AsyncSession, row: Notification) -> int | None:
-    """The check-in an outbox row asks for (following a failover copy to its original)."""
-    step = row.step or ""
-    for _hop in range(3):
-        found = checkin_of_step(step)
-        if found is not None:
-            return found
-        if not step.startswith("failover:") or not step[9:].isdigit():
-            return None
-        step = await session.scalar(select(Notification.step).where(Notification.id == int(step[9:]))) or ""
-    return None
 
 
 async def answered_by_phone(

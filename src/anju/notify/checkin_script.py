@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from anju.domain import CheckinAnswer
 from anju.notify.templates import Lang
+from anju.store.models import Notification
 
 CHECKIN_STEP = "checkin:"
 #: Keys of a check-in call (the Aliyun IVR's 1 and 9 mean the same).
@@ -79,6 +83,19 @@ def checkin_of_step(step: str | None) -> int | None:
         return None
     head = step[len(CHECKIN_STEP) :].split(":", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+async def checkin_of_row(session: AsyncSession, row: Notification) -> int | None:
+    """The check-in an outbox row asks for (following a failover copy to its original)."""
+    step = row.step or ""
+    for _hop in range(3):
+        found = checkin_of_step(step)
+        if found is not None:
+            return found
+        if not step.startswith("failover:") or not step[9:].isdigit():
+            return None
+        step = await session.scalar(select(Notification.step).where(Notification.id == int(step[9:]))) or ""
+    return None
 
 
 def voice_script(name: str, lang: Lang) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from anju.context import Context
 from anju.domain import Channel, NotificationStatus
+from anju.notify.checkin_script import checkin_of_row
 from anju.notify.content import alert_facts, is_visit_request, render
 from anju.notify.phone import normalize_phone
 from anju.notify.provider import Outgoing
@@ -42,6 +43,7 @@ class Claimed:
     #: row is a failover pinned to it.
     route: str | None = None
     pinned: bool = False
+    checkin_id: int | None = None
 
     def outgoing(self) -> Outgoing:
         return Outgoing(
@@ -57,6 +59,7 @@ class Claimed:
             facts=self.facts,
             route=self.route,
             pinned=self.pinned,
+            checkin_id=self.checkin_id,
         )
 
 
@@ -100,6 +103,7 @@ async def claim(ctx: Context, row_id: int, now: datetime) -> Claimed | None:
             facts=facts,
             route=route,
             pinned=pinned,
+            checkin_id=await checkin_of_row(session, row),
         )
 
 

@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju import audit
 from anju.context import Context
 from anju.domain import Channel, NotificationStatus
+from anju.notify.checkin_script import checkin_of_row
 from anju.notify.content import ref_marker
 from anju.notify.routing import FAILOVER_PREFIX, PhoneRouter
 from anju.notify.tracking import SYSTEM, announce_after_commit, count, fall_back, needs_answer
-from anju.store.models import Incident, IncidentEvent, Notification
+from anju.store.models import Checkin, Incident, IncidentEvent, Notification
 
 log = logging.getLogger("anju.notify")
 
@@ -38,6 +39,15 @@ def _target(ctx: Context, row: Notification, failed_at: str | None) -> str | Non
     if (row.step or "").startswith(FAILOVER_PREFIX):
         return None  # a failover is not failed over again
     return router.alternative(failed_at)
+
+
+async def _checkin_closed(session: AsyncSession, row: Notification) -> bool:
+    """Whether ``row`` asks a check-in that is already decided (answered, or its window over)."""
+    checkin_id = await checkin_of_row(session, row)
+    if checkin_id is None:
+        return False
+    checkin = await session.get(Checkin, checkin_id)
+    return checkin is None or checkin.closed_at is not None
 
 
 async def fail_over(
@@ -58,6 +68,8 @@ async def fail_over(
         return None
     incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
     if incident is not None and not needs_answer(incident, row):
+        return None
+    if await _checkin_closed(session, row):
         return None
     copy = Notification(
         incident_id=row.incident_id,

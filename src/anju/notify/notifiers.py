@@ -6,15 +6,21 @@ from anju.clock import Clock
 from anju.config import Settings
 from anju.context import Context
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
-from anju.notify.provider import Notifier
+from anju.notify.provider import Notifier, ResidentLine
 from anju.notify.routing import bind_metrics, build_notifier
 
 
-def build_provider(settings: Settings, *, clock: Clock | None = None, dev_log: bool = False) -> Notifier:
+def build_provider(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dev_log: bool = False,
+    residents: ResidentLine | None = None,
+) -> Notifier:
     """Providers from the settings, routed by number when several serve phones
     (``anju.notify.routing.build_notifier``); with none, rows are recorded ``not_sent`` (or logged
-    if ``dev_log``)."""
-    return build_notifier(settings, clock=clock, dev_log=dev_log)
+    if ``dev_log``, or handed to simulated ``residents`` in the demo)."""
+    return build_notifier(settings, clock=clock, dev_log=dev_log, residents=residents)
 
 
 def use_notifier(ctx: Context, notifier: Notifier, policy: DeliveryPolicy | None = None) -> None:

@@ -37,6 +37,8 @@ class Outgoing:
     route: str | None = None
     #: A failover: it goes through ``route`` or fails, never through a third attempt elsewhere.
     pinned: bool = False
+    #: The check-in this row asks the resident for (their keys or reply answer it), else None.
+    checkin_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,18 @@ class Sent:
     status: NotificationStatus = NotificationStatus.QUEUED
     #: Whether the provider reports delivery later (status callbacks); if not, no fallback timer.
     tracked: bool = True
+
+
+class ResidentLine(Protocol):
+    """Simulated residents behind their phones (``anju demo``): who picks up, and how an answer returns."""
+
+    def pick_up(self, message: Outgoing, at: datetime) -> tuple[str, float] | None:
+        """The key the resident presses (or replies) and after how many seconds; None: no answer."""
+        ...
+
+    async def answer(self, message: Outgoing, key: str) -> None:
+        """Give the resident's key or reply to what ``message`` asked, as a webhook would."""
+        ...
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from anju.errors import DeliveryFailed
 from anju.metrics import Metrics
 from anju.notify.chat import build_chat_router
 from anju.notify.policy import DEFAULT_POLICY
-from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, Sent
+from anju.notify.provider import ChatProvider, Notifier, Outgoing, PhoneProvider, ResidentLine, Sent
 from anju.notify.providers import PROVIDERS, BuildArgs, Capability, ProviderSettings
 from anju.store.models import Contact, Household, Incident, Notification
 
@@ -183,18 +183,29 @@ async def route_for(
     return None, False
 
 
-def build_notifier(settings: Settings, *, clock: Clock | None = None, dev_log: bool = False) -> Notifier:
+def build_notifier(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    dev_log: bool = False,
+    residents: ResidentLine | None = None,
+) -> Notifier:
     """Every configured provider of ``PROVIDERS``: phone providers behind a router when there are
-    several, group robots behind a chat router; with none, rows are recorded ``not_sent``."""
+    several, group robots behind a chat router; with none, rows are recorded ``not_sent``. Given
+    ``residents`` (the demo), a dev-only phone hands check-ins to them when no real phone is set."""
     clock = clock or RealClock()
-    args = BuildArgs(clock=clock, ring_timeout_s=DEFAULT_POLICY.ring_timeout_s)
+    args = BuildArgs(clock=clock, ring_timeout_s=DEFAULT_POLICY.ring_timeout_s, residents=residents)
     phones: dict[str, PhoneProvider] = {}
     chats: dict[str, ChatProvider] = {}
     for spec in PROVIDERS:
         is_phone = spec.serves(Capability.SMS) and spec.serves(Capability.VOICE)
         is_chat = spec.serves(Capability.GROUP) or spec.serves(Capability.DINGTALK)
-        if spec.dev_only and not (dev_log and (not phones or not chats)):
-            continue  # the development log stands in only for what nothing else serves
+        if spec.dev_only and not (
+            residents is not None and not phones
+            if spec.answers_for_residents
+            else dev_log and (not phones or not chats)
+        ):
+            continue  # a development stand-in serves only what nothing else serves
         provider_settings = spec.settings.from_settings(settings)
         if not provider_settings.configured():
             continue

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju import audit
 from anju.context import Context
 from anju.domain import Channel, IncidentState, NotificationStatus
-from anju.notify.checkin_script import CHECKIN_STEP
+from anju.notify.checkin_script import checkin_of_row
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
 from anju.store.db import after_commit
 from anju.store.models import Contact, Incident, Notification
@@ -151,7 +151,7 @@ async def fall_back(
     declined: bool = False,
 ) -> FallbackResult:
     """Reach someone else (or the same person another way) after ``row`` failed or was declined."""
-    if (row.step or "").startswith(CHECKIN_STEP):
+    if await checkin_of_row(session, row) is not None:  # its failover copies too
         return FallbackResult(None, "a check-in calls again on its own schedule")
     step = fallback_step(row.id)
     if await session.scalar(select(Notification.id).where(Notification.step == step)) is not None:

@@ -1,7 +1,9 @@
 """``anju demo``: the whole system on one machine with no outside service.
 
 An embedded MQTT broker, SQLite, a simulated fleet living its days (at real speed by default) with
-emergencies frequent enough to see within minutes, the service, and the console.
+emergencies frequent enough to see within minutes, the service, and the console. Check-ins are on
+(rules/checkin.toml): a simulated phone hands each check-in call or SMS to the home's simulated
+resident, who answers as their persona does (``runtime.demo_residents``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from anju.config import DEMO_SECRET, Settings, load_settings
 from anju.context import Context
 from anju.domain import Role
 from anju.errors import ConfigError
+from anju.runtime.demo_residents import DemoResidents
 from anju.runtime.demo_tasks import seed_responder_task
 from anju.runtime.service import MqttTarget, Service, ensure_port_free
 from anju.store.db import transaction
@@ -38,6 +41,10 @@ DEMO_USERS = (
     ("operator", Role.OPERATOR, "值班员 Operator"),
     ("responder", Role.RESPONDER, "网格员 Grid worker"),
 )
+
+
+#: The rule pack of the demo: check-ins on, so the console's check-in lane fills and empties.
+CHECKIN_RULES = "checkin.toml"
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,7 @@ async def seed_users(ctx: Context) -> None:
 
 async def _demo(opts: DemoOptions) -> None:
     from anju.ingest.broker import EmbeddedBroker
+    from anju.simulator.answers import ResidentPhones
     from anju.simulator.fleet import build_fleet
     from anju.simulator.live import register_fleet, run_live
 
@@ -116,6 +124,7 @@ async def _demo(opts: DemoOptions) -> None:
             added = await register_fleet(session, fleet, clock.now())
         await seed_users(ctx)
         await seed_responder_task(ctx)
+        phones = ResidentPhones(fleet)
         mqtt_url = f"mqtt://127.0.0.1:{opts.mqtt_port}"
         service = Service(
             ctx,
@@ -126,6 +135,8 @@ async def _demo(opts: DemoOptions) -> None:
                 password=ingest_pw,
                 client_id="anju-demo-ingest",
             ),
+            rules_path=str(settings.rules_dir / CHECKIN_RULES),
+            residents=DemoResidents(ctx, phones),
         )
         service.stop_event = stop
         await service.start()
@@ -142,6 +153,7 @@ async def _demo(opts: DemoOptions) -> None:
                     password=sim_pw,
                     scenario="demo",
                     client_id="anju-demo-sim",
+                    on_truth=phones.note_truth,
                 )
             )
         _banner(settings, opts, added, mqtt_url)
@@ -153,6 +165,8 @@ async def _demo(opts: DemoOptions) -> None:
                 await asyncio.wait_for(simulator, 10)
         if service is not None:
             await service.stop()
+        if ctx.notifier is not None:
+            await ctx.notifier.aclose()
         await ctx.close()
         await broker.stop()
 
@@ -168,7 +182,8 @@ def _banner(settings: Settings, opts: DemoOptions, added: int, mqtt_url: str) ->
         f"  homes 住户:       {opts.households} simulated at {opts.speed:g}× ({added} new records)",
         f"  database 数据库:  {settings.database_url}",
         f"  MQTT broker:      {mqtt_url} (embedded, authenticated)",
-        "  Notifications are recorded as not sent (no Twilio settings). Ctrl-C stops the demo.",
+        "  Check-ins 主动问候: on; simulated residents answer the calls (模拟住户接听).",
+        "  Other SMS and calls are logged, not sent (no provider settings). Ctrl-C stops the demo.",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from anju.context import Context
 from anju.engine.core import Engine
@@ -15,6 +15,9 @@ from anju.engine.pack import load_pack
 from anju.errors import AnjuError, ConfigError
 from anju.runtime.pipeline import Pipeline
 from anju.runtime.snapshots import SNAPSHOT_S
+
+if TYPE_CHECKING:
+    from anju.notify.provider import ResidentLine
 
 log = logging.getLogger("anju.runtime")
 
@@ -50,9 +53,17 @@ class Service:
     """The whole live service in one asyncio loop."""
 
     def __init__(
-        self, ctx: Context, mqtt: MqttTarget, *, serve_http: bool = True, rules_path: str | None = None
+        self,
+        ctx: Context,
+        mqtt: MqttTarget,
+        *,
+        serve_http: bool = True,
+        rules_path: str | None = None,
+        residents: ResidentLine | None = None,
     ) -> None:
         self.ctx = ctx
+        #: Simulated residents behind their phones (``anju demo`` only), else None.
+        self.residents = residents
         self.mqtt = mqtt
         self.serve_http = serve_http
         pack = load_pack(rules_path or ctx.settings.rules_dir / "default.toml")
@@ -108,7 +119,8 @@ class Service:
         from anju.notify.outbox import build_provider, outbox_loop, use_notifier
 
         # Built here, not inside the worker, so a bad provider setting stops the start with its reason.
-        use_notifier(self.ctx, build_provider(self.ctx.settings, clock=self.ctx.clock))
+        notifier = build_provider(self.ctx.settings, clock=self.ctx.clock, residents=self.residents)
+        use_notifier(self.ctx, notifier)
 
         self._spawn(escalation_loop(self.ctx, self.stop_event))
         self._spawn(outbox_loop(self.ctx, self.stop_event))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from anju.notify.providers import aliyun, dingtalk, log, twilio, wecom
+from anju.notify.providers import aliyun, dingtalk, log, simulated_phone, twilio, wecom
 from anju.notify.providers.base import BuildArgs, Capability, ProviderSettings, ProviderSpec
 
 if TYPE_CHECKING:
@@ -19,6 +19,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     aliyun.SPEC,
     dingtalk.SPEC,
     wecom.SPEC,
+    # Before the log provider: given simulated residents (the demo), they take the phones.
+    simulated_phone.SPEC,
     log.SPEC,
 )
 

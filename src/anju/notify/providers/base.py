@@ -15,7 +15,7 @@ from anju.config import Settings
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from anju.notify.provider import ChatProvider, PhoneProvider
+    from anju.notify.provider import ChatProvider, PhoneProvider, ResidentLine
 
 
 class Capability(StrEnum):
@@ -86,6 +86,8 @@ class ProviderSettings(BaseSettings):
 class BuildArgs:
     clock: Clock
     ring_timeout_s: int
+    #: The simulated residents a dev-only phone hands check-ins to (``anju demo``), else None.
+    residents: ResidentLine | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,6 +102,8 @@ class ProviderSpec:
     router: Callable[[], APIRouter] | None = None
     #: Built only when asked for (the development log provider), never from settings alone.
     dev_only: bool = False
+    #: A dev-only phone whose calls reach simulated residents: built when residents are given.
+    answers_for_residents: bool = False
 
     def serves(self, capability: Capability) -> bool:
         return capability in self.capabilities

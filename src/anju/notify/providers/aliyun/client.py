@@ -26,7 +26,12 @@ from anju.domain import NotificationStatus
 from anju.errors import ConfigError, DeliveryFailed
 from anju.notify.provider import Outgoing, Sent
 from anju.notify.providers.aliyun.settings import AliyunSettings
-from anju.notify.providers.aliyun.templates import alert_params, notice_params
+from anju.notify.providers.aliyun.templates import (
+    CHECKIN_KEYS,
+    alert_params,
+    checkin_params,
+    notice_params,
+)
 from anju.notify.templates import Lang, language_of
 
 SMS_ENDPOINT = "dysmsapi.aliyuncs.com"
@@ -146,10 +151,14 @@ class AliyunProvider:
             self._voice = VoiceClient(self._config(VOICE_ENDPOINT))
         return self._voice
 
-    def _template(self, kind: str, lang: Lang) -> str:
+    def _registered(self, kind: str, lang: Lang) -> str | None:
+        """The template code for ``kind`` in ``lang`` (else the zh-CN one), or None if none is set."""
         own = getattr(self.settings, f"{kind}_{'en' if lang is Lang.EN else 'zh'}")
-        fallback = getattr(self.settings, f"{kind}_zh")
-        code = own or fallback
+        code = own or getattr(self.settings, f"{kind}_zh")
+        return str(code) if code else None
+
+    def _template(self, kind: str, lang: Lang) -> str:
+        code = self._registered(kind, lang)
         if not code:
             raise DeliveryFailed(
                 f"no Aliyun template registered for {kind} (ANJU_ALIYUN_{kind.upper()}_ZH)",
@@ -160,8 +169,11 @@ class AliyunProvider:
 
     async def send_sms(self, message: Outgoing) -> Sent:
         lang = language_of(message.language)
+        checkin = self._registered("sms_template_checkin", lang) if message.checkin_id is not None else None
         if message.facts is not None:
             code, params = self._template("sms_template_alert", lang), alert_params(message.facts, message)
+        elif checkin is not None:
+            code, params = checkin, checkin_params(message)
         else:
             code, params = self._template("sms_template_notice", lang), notice_params(message)
         request = sms_models.SendSmsRequest(
@@ -196,7 +208,13 @@ class AliyunProvider:
 
     async def _call(self, message: Outgoing, lang: Lang) -> tuple[str | None, str | None, str | None]:
         number = aliyun_number(message.to)
-        if message.facts is None:
+        checkin = self._registered("voice_template_checkin", lang) if message.checkin_id is not None else None
+        if checkin is not None:
+            # The resident's check-in: 1 = well, 9 = help, read back by the webhooks' key handler.
+            spoken = {**self.settings.voice_key_templates, **self.settings.voice_checkin_key_templates}
+            ivr = self._ivr(message, number, checkin, checkin_params(message), spoken, CHECKIN_KEYS)
+            answer: Any = await self.voice_client().ivr_call_with_options_async(ivr, self._runtime())
+        elif message.facts is None:
             # Nothing to answer: a plain TTS call speaks the row's text.
             tts = vms_models.SingleCallByTtsRequest(
                 called_number=number,
@@ -206,28 +224,41 @@ class AliyunProvider:
                 play_times=2,
                 out_id=out_id(message),
             )
-            answer: Any = await self.voice_client().single_call_by_tts_with_options_async(
-                tts, self._runtime()
-            )
+            answer = await self.voice_client().single_call_by_tts_with_options_async(tts, self._runtime())
         else:
-            keys = [
-                vms_models.IvrCallRequestMenuKeyMap(key=key, code=code)
-                for key, code in sorted(self.settings.voice_key_templates.items())
-            ]
-            ivr = vms_models.IvrCallRequest(
-                called_number=number,
-                called_show_number=self.settings.voice_show_number or None,
-                start_code=self._template("voice_template_alert", lang),
-                start_tts_params=json.dumps(alert_params(message.facts, message), ensure_ascii=False),
-                menu_key_map=keys or None,
-                play_times=2,
-                # How long Aliyun waits for a key after the prompt, in milliseconds.
-                timeout=self._ring_timeout_s * 1000,
-                out_id=out_id(message),
-            )
+            start = self._template("voice_template_alert", lang)
+            params = alert_params(message.facts, message)
+            ivr = self._ivr(message, number, start, params, self.settings.voice_key_templates, None)
             answer = await self.voice_client().ivr_call_with_options_async(ivr, self._runtime())
         body = answer.body
         return (body.call_id, body.code, body.message) if body is not None else (None, None, None)
+
+    def _ivr(
+        self,
+        message: Outgoing,
+        number: str,
+        start: str,
+        params: dict[str, str],
+        spoken: dict[str, str],
+        only: tuple[str, ...] | None,
+    ) -> vms_models.IvrCallRequest:
+        """An interactive call: the start template, then what each key (of ``only``, if given) says."""
+        keys = [
+            vms_models.IvrCallRequestMenuKeyMap(key=key, code=code)
+            for key, code in sorted(spoken.items())
+            if only is None or key in only
+        ]
+        return vms_models.IvrCallRequest(
+            called_number=number,
+            called_show_number=self.settings.voice_show_number or None,
+            start_code=start,
+            start_tts_params=json.dumps(params, ensure_ascii=False),
+            menu_key_map=keys or None,
+            play_times=2,
+            # How long Aliyun waits for a key after the prompt, in milliseconds.
+            timeout=self._ring_timeout_s * 1000,
+            out_id=out_id(message),
+        )
 
     async def find_sent(self, message: Outgoing, *, since: datetime, exclude: frozenset[str]) -> Sent | None:
         """Not looked up: an SMS or call whose answer was lost may go out a second time."""

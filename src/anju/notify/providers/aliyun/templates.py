@@ -35,7 +35,25 @@ TEMPLATE_TEXTS: dict[str, tuple[str, str]] = {
     "voice_key_1": ("已确认，谢谢。", "Confirmed, thank you."),
     "voice_key_2": ("已转给下一位联系人。", "Passed to the next contact."),
     "voice_key_9": ("已通知守护中心，请保持电话畅通。", "The care center has been told. Keep your phone on."),
+    # The resident check-in (issue 13): the same words as the Twilio call and SMS (checkin_script).
+    "sms_checkin": (
+        "${name}您好，安居守护中心想确认您是否平安：平安请回复1，需要帮助请回复9。",
+        "Hello ${name}, the Anju care center is checking that you are well: "
+        "reply 1 if you are well, 9 for help.",
+    ),
+    "voice_checkin": (
+        "这里是安居守护中心，${name}您好，我们想确认您是否平安。平安请按1，需要帮助请按9。",
+        "This is the Anju care center. Hello ${name}, we are checking that you are well. "
+        "If you are well, press 1. If you need help, press 9.",
+    ),
+    "voice_checkin_key_1": ("谢谢，已记录您平安。", "Thank you, we have noted that you are well."),
+    "voice_checkin_key_9": (
+        "已通知守护中心，马上有人联系您，请保持电话畅通。",
+        "The care center has been told; someone will call you now. Keep your phone on.",
+    ),
 }
+#: The keys of a check-in call: 1 = well, 9 = help (2 means nothing to a check-in).
+CHECKIN_KEYS = ("1", "9")
 
 
 def _cut(text: str) -> str:
@@ -73,6 +91,13 @@ def notice_params(message: Outgoing) -> dict[str, str]:
         else message.body
     )
     return {"msg": _cut(text), "ref": str(message.notification_id)}
+
+
+def checkin_params(message: Outgoing) -> dict[str, str]:
+    """Variables of ``sms_checkin`` and ``voice_checkin``: whom the check-in asks."""
+    lang = language_of(message.language)
+    name = (message.recipient or "").strip() or ("居民" if lang is Lang.ZH else "there")
+    return {"name": _cut(name)}
 
 
 def text_of(kind: str, lang: Lang) -> str:

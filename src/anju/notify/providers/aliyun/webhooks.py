@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju import audit
 from anju.api.responses import problems
 from anju.context import Context
+from anju.dispatch.checkins import answered_by_phone, checkin_of_row
 from anju.dispatch.replies import act, match_sender, record_other_reply, record_unknown_sender
-from anju.domain import Channel
+from anju.domain import Channel, NotificationStatus
+from anju.notify.checkin_script import read_answer
 from anju.notify.outbox import policy_for
 from anju.notify.phone import mask_phone, normalize_phone
 from anju.notify.providers.aliyun import receipts
@@ -120,6 +122,9 @@ async def _keys(ctx: Context, receipt: receipts.Receipt) -> None:
         if row is None or row.channel != Channel.VOICE.value:
             log.warning("keys for unknown call %s ignored", receipt.notification_id)
             return
+        if await checkin_of_row(session, row) is not None:
+            await _checkin_keys(ctx, session, row, receipt.dtmf, now=now)
+            return
         if key is None:
             log.info("call %s: keys %r mean nothing to us", row.id, receipt.dtmf[:8])
             return
@@ -128,6 +133,22 @@ async def _keys(ctx: Context, receipt: receipts.Receipt) -> None:
             return
         action = await act(ctx, session, row, KEYS[key], via="keypad", raw=key, now=now)
     log.info("key %s on call %s: %s", key, receipt.notification_id, action.outcome)
+
+
+async def _checkin_keys(
+    ctx: Context, session: AsyncSession, row: Notification, dtmf: str, *, now: Any
+) -> None:
+    """A check-in call's keys (1 = well, 9 = help), given to the check-in as Twilio's keypad answers are."""
+    if row.status == NotificationStatus.ANSWERED.value:
+        # VoiceCallReport carries the key, and VoiceReport again at the call's end: one answer per call.
+        log.info("check-in call %s: keys already taken", row.id)
+        return
+    answer, key = next(((a, k) for k in dtmf if (a := read_answer(k)) is not None), (None, ""))
+    if answer is None:
+        log.info("check-in call %s: keys %r mean nothing to us", row.id, dtmf[:8])
+        return
+    await answered_by_phone(session, row, answer, via="keypad", raw=key, now=now, bus=ctx.bus)
+    log.info("key %s on check-in call %s: %s", key, row.id, answer.value)
 
 
 async def _help(ctx: Context, session: AsyncSession, row: Notification, *, now: Any) -> None:
@@ -174,6 +195,13 @@ async def sms_up(token: str, request: Request, ctx: CtxDep) -> dict[str, object]
             row = await match_sender(session, sender, now=now)
             if row is None:
                 await record_unknown_sender(session, sender, upstream.content, now=now)
+                continue
+            checkin = await checkin_of_row(session, row) is not None
+            answer = read_answer(upstream.content) if checkin else None
+            if answer is not None:
+                raw = upstream.content
+                await answered_by_phone(session, row, answer, via="sms", raw=raw, now=now, bus=ctx.bus)
+                log.info("check-in reply from %s via Aliyun: %s", mask_phone(sender), answer.value)
                 continue
             decision = parse_reply(upstream.content)
             if decision is None:
