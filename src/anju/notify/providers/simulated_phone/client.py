@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from datetime import datetime
 
 from anju.clock import Clock
@@ -29,12 +30,14 @@ class SimulatedPhone:
     def __init__(self, residents: ResidentLine | None, *, clock: Clock) -> None:
         self.residents = residents
         self.clock = clock
-        self.sent: list[Outgoing] = []
+        #: The latest messages (bounded: the demo runs for days).
+        self.sent: deque[Outgoing] = deque(maxlen=1000)
         self._answers: set[asyncio.Task[None]] = set()
 
     async def _ring(self, message: Outgoing) -> Sent:
         self.sent.append(message)
-        log.info(
+        # DEBUG: at the demo's speeds every escalation step would otherwise fill the terminal.
+        log.debug(
             "simulated %s %s to %s: %s",
             message.channel,
             message.notification_id,
