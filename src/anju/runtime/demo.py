@@ -71,7 +71,7 @@ def demo_settings(opts: DemoOptions) -> Settings:
 
 
 async def seed_users(ctx: Context) -> None:
-    """The demo logins, created once; the responder acts as the first household's grid worker."""
+    """The demo logins, created once; the responder is the grid worker of the first village's homes."""
     async with transaction(ctx.db) as session:
         for name, role, display in DEMO_USERS:
             if await session.scalar(select(User.id).where(User.username == name)) is not None:

@@ -72,12 +72,13 @@ async def _my_incidents(page: Page) -> Response:
     assert page.user is not None
     tasks: list[tuple[Incident, Household | None, list[str]]] = []
     done: list[Incident] = []
-    if page.user.contact_id is not None:
+    mine = access.responder_contacts(page.user)  # the rule of dispatch.access, also the API's
+    if mine:
         async with page.ctx.db() as session:
             incidents = (
                 await session.scalars(
                     select(Incident)
-                    .where(Incident.responder_contact_id == page.user.contact_id)
+                    .where(Incident.responder_contact_id.in_(mine))
                     .order_by(Incident.opened_at.desc())
                     .limit(50)
                 )
@@ -87,7 +88,7 @@ async def _my_incidents(page: Page) -> Response:
                     done.append(inc)
                     continue
                 home = await queries.household_with_people(session, inc.household_id)
-                tasks.append((inc, home, responder_actions(inc, page.user.contact_id)))
+                tasks.append((inc, home, responder_actions(inc, mine)))
     return page.render(
         "my_incidents.html",
         title_key="title.my_incidents",
