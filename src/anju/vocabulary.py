@@ -163,6 +163,19 @@ HEARING: Mapping[str, Label] = {
     "deaf": Label("听不见电话，请联系家属或上门", "cannot hear the phone: call family or visit"),
 }
 
+#: Posts and groups a notification or a login names instead of a person, stored in Chinese (as a
+#: center enters them); the English console renders them from here, a person's own name as entered.
+TITLES: Mapping[str, Label] = {
+    "值班坐席": Label("值班坐席", "duty operators"),
+    "值班手机": Label("值班手机", "duty phone"),
+    "值班主管": Label("值班主管", "on-call supervisor"),
+    "值班员": Label("值班员", "duty operator"),
+    "管理员": Label("管理员", "administrator"),
+    "网格员": Label("网格员", "grid worker"),
+    CHANNELS[Channel.GROUP].zh: CHANNELS[Channel.GROUP],  # the area's group chat, as a recipient
+    "家属/联系人": Label("家属/联系人", "household contacts"),
+}
+
 #: Each table under the prefix the console catalog knows it by (``rule.door_left_open``).
 TABLES: Mapping[str, Mapping[str, Label]] = {
     "rule": RULES,
@@ -206,6 +219,11 @@ def room_word(location: str, language: str | None) -> str:
     """A room (``living_room``, ``bedroom``) in words; free text an installer typed (卧室床头) as-is."""
     key = location.strip().lower().replace("-", "_").replace(" ", "_")
     return word(ROOMS, ROOM_ALIASES.get(key, key), language) if key else location
+
+
+def title_word(name: str, language: str | None) -> str:
+    """A post (值班主管) in ``language``; any other name (a person's, a post a center adds) as-is."""
+    return word(TITLES, name.strip(), language) if name else name
 
 
 def step_word(name: str, language: str | None) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from anju.api.schemas import ContactIn, ResidentIn
 from anju.context import Context
+from anju.simulator.areas import village_of
 from anju.simulator.fleet import build_fleet
 from anju.simulator.live import register_fleet
 from anju.simulator.people import people_for
@@ -21,6 +22,7 @@ PROFILE = ("phone", "mobility", "hearing", "dialect", "medical_notes", "medicati
 
 def test_every_demo_home_has_a_full_profile_that_the_api_accepts() -> None:
     phones: set[str] = set()
+    grid_workers: dict[int, tuple[str, str]] = {}
     for index in range(530):
         people = people_for(index)
         resident = ResidentIn(**people.resident)
@@ -32,11 +34,15 @@ def test_every_demo_home_has_a_full_profile_that_the_api_accepts() -> None:
         english = [people.translations["en"], resident.translations["en"]]
         english += [c.translations["en"] for c in contacts]
         assert not any(CJK.search(text) for texts in english for text in texts.values()), index
-        # Fictional numbers in +86 170x, one per person.
-        numbers = [resident.phone, *(c.phone for c in contacts)]
+        # Fictional numbers in +86 170x, one per person; a village's grid worker is one person.
+        numbers = [resident.phone, *(c.phone for c in contacts if c.relation != "grid_worker")]
         assert all(n and n.startswith("+86170") for n in numbers)
         assert not phones & set(numbers)
         phones |= {n for n in numbers if n}
+        (grid,) = [c for c in contacts if c.relation == "grid_worker"]
+        assert grid_workers.setdefault(village_of(index), (grid.name, grid.phone)) == (grid.name, grid.phone)
+    assert len(set(grid_workers.values())) == len(grid_workers) == 12  # one per village, each their own
+    assert not phones & {phone for _name, phone in grid_workers.values()}
     assert people_for(7) == people_for(7)
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlalchemy import select
 
 from anju.dispatch import escalation
 from anju.domain import Role
 from anju.notify import outbox
+from anju.runtime.demo import DEMO_USERS
 from anju.store.db import transaction
-from anju.store.models import Device, SensorEvent
+from anju.store.models import Contact, Device, SensorEvent
 from tests.console.scenes import raise_incident, sign_in
 from tests.support.browser import (
     LiveServer,
@@ -30,6 +33,7 @@ from tests.support.browser import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 async def _escalated_incident(server: LiveServer) -> tuple[int, str]:
@@ -113,6 +117,45 @@ async def test_steps_channels_rooms_and_device_states_read_as_words_in_both_lang
     await page.goto("/devices?lang=en")
     await expect(page.locator('#offline tr[data-status="never"]')).to_contain_text("never reported")
     await shoot(page, "labels-03-devices-en")
+    await context.close()
+
+
+#: The escalation's posts and the demo's display names: Chinese in the data, one language per field.
+POSTS = {
+    "zh-CN": ("值班坐席", "值班手机", "值班主管"),
+    "en": ("duty operators", "duty phone", "on-call supervisor"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+async def test_recipients_and_the_top_bar_name_posts_in_one_language(
+    browser: Browser, server: LiveServer, lang: str
+) -> None:
+    user = f"op-posts-{lang}"
+    await add_user(server.ctx, user, Role.OPERATOR, display_name=DEMO_USERS[2][2])
+    incident_id, household_id = await _escalated_incident(server)
+    async with transaction(server.ctx.db) as session:
+        # The contacts, as the demo's: Chinese names with an English rendering.
+        for contact in await session.scalars(select(Contact).where(Contact.household_id == household_id)):
+            contact.translations = {"en": {"name": f"Contact {contact.priority}"}}
+    context, page = await new_page(browser, server.base_url)
+    await sign_in(page, user, lang=lang, start=f"/incidents/{incident_id}")
+    recipients = page.locator("table.notifications tbody tr td:nth-child(3)")
+    await expect(recipients.first).to_be_visible()
+    texts = [" ".join(t.split()) for t in await recipients.all_inner_texts()]
+    other = "en" if lang == "zh-CN" else "zh-CN"
+    for post in POSTS[lang]:
+        assert any(text.startswith(post) for text in texts), (post, texts)
+    assert not any(post in text for text in texts for post in POSTS[other]), texts
+    whoami = page.locator(".whoami")
+    await expect(whoami).to_contain_text("值班员" if lang == "zh-CN" else "duty operator")
+    if lang == "en":
+        await expect(whoami).not_to_contain_text("值班")
+        assert not any(CJK.search(text) for text in texts), texts
+        assert any(text.startswith("Contact 0 ") for text in texts), texts
+    else:
+        assert not any("Contact" in text for text in texts), texts
+    await shoot(page, f"labels-06-posts-{lang}")
     await context.close()
 
 

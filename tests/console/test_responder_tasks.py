@@ -12,6 +12,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
+from anju.dispatch import service
+from anju.domain import IncidentState, Rule, Severity
+from anju.engine.model import Finding
 from anju.runtime.demo import DEMO_PASSWORD, seed_users
 from anju.runtime.demo_tasks import seed_responder_task
 from anju.simulator.fleet import build_fleet
@@ -103,3 +106,60 @@ async def test_responder_sees_the_task_on_a_phone_calls_and_records_arrival_and_
     done = await incident_state(demo.ctx, incident_id)
     assert done.state == "resolved" and done.outcome == "resident_well"
     await context.close()
+
+
+async def _dispatch_to_grid_worker(srv: LiveServer, household_id: str) -> int:
+    """An operator sends the home's grid worker to a fresh button press, as the console does."""
+    now = srv.ctx.clock.now()
+    async with transaction(srv.ctx.db) as session:
+        operator = await session.scalar(select(User).where(User.username == "operator"))
+        grid = await session.scalar(
+            select(Contact.id).where(Contact.household_id == household_id, Contact.relation == "grid_worker")
+        )
+        assert operator is not None and grid is not None
+        found = Finding(
+            household_id=household_id,
+            rule=Rule.BUTTON,
+            severity=Severity.CRITICAL,
+            at=now,
+            key=f"t:{household_id}",
+        )
+        incident = (await service.raise_findings(session, [found], now=now)).opened[0]
+        for to, who in (
+            (IncidentState.ACKNOWLEDGED, None),
+            (IncidentState.DISPATCHED, service.Responder(contact_id=grid)),
+        ):
+            await service.transition(
+                session, incident.id, to=to, actor="operator", now=now, user=operator, responder=who
+            )
+        return incident.id
+
+
+async def test_the_village_grid_worker_sees_what_is_sent_to_them_in_any_home_of_the_village(
+    browser: Browser, template: Path, tmp_path: Path
+) -> None:
+    fleet = build_fleet(13, 1)  # homes 0 and 12 share the first village (and its grid worker)
+    async with live_server(fresh_database(template, tmp_path)) as srv:
+        async with transaction(srv.ctx.db) as session:
+            await register_fleet(session, fleet, srv.ctx.clock.now())
+        await seed_users(srv.ctx)
+        same_village = await _dispatch_to_grid_worker(srv, fleet.households[12].id)
+        next_village = await _dispatch_to_grid_worker(srv, fleet.households[1].id)
+        context, page = await new_page(browser, srv.base_url, phone=True)
+        await sign_in(page, "responder", lang="zh-CN", password=DEMO_PASSWORD)
+        card = page.locator(f'.task-card[data-id="{same_village}"]')
+        await expect(card).to_be_visible()
+        await expect(page.locator(f'.task-card[data-id="{next_village}"]')).to_have_count(0)
+        await fits_the_phone(page)
+        await shoot(page, "responder-03-village-zh-CN")
+        async with page.expect_navigation():
+            await card.locator('button[data-action="arrived"]').click()
+        await card.locator('select[name="outcome"]').select_option("resident_well")
+        await card.locator('textarea[name="note"]').fill("老人平安")
+        async with page.expect_navigation():
+            await card.locator('button[data-action="resolved"]').click()
+        await expect(page.locator(".task-card")).to_have_count(0)
+        done = await incident_state(srv.ctx, same_village)
+        assert done.state == "resolved" and done.arrived_at is not None
+        assert (await incident_state(srv.ctx, next_village)).state == "dispatched"
+        await context.close()

@@ -17,10 +17,13 @@ from anju.config import PROJECT_ROOT
 from anju.console.i18n import translate
 from anju.dispatch import messages
 from anju.dispatch.policy import FALLBACK
+from anju.dispatch.policy_file import parse_text
+from anju.dispatch.recipients import AREA_GROUP, DUTY_OPERATORS, HOUSEHOLD_CONTACTS
 from anju.domain import DeviceKind, EventName, Rule, Severity
 from anju.engine.learn import LOCATIONS
 from anju.health.monitor import CHECKS
 from anju.notify.templates import AlertFacts, Lang, sms_text
+from anju.runtime.demo import DEMO_USERS
 from anju.vocabulary import Label
 
 SRC = Path(vocabulary.__file__).resolve().parent
@@ -134,3 +137,20 @@ def test_no_other_module_holds_a_table_of_its_own() -> None:
         for m in pattern.finditer(path.read_text(encoding="utf-8"))
     ]
     assert tables == []
+
+
+def test_the_demo_and_the_escalation_file_name_posts_in_chinese_only_with_english_in_the_vocabulary() -> None:
+    """No field holds two languages: 值班手机, not "值班手机 duty phone" (issue 15)."""
+    policies = parse_text((PROJECT_ROOT / "rules" / "escalation.toml").read_text(encoding="utf-8"))
+    oncall = policies.oncall
+    names = [oncall.duty_name, oncall.supervisor_name, DUTY_OPERATORS, AREA_GROUP, HOUSEHOLD_CONTACTS]
+    names += [display for _user, _role, display in DEMO_USERS]
+    for name in names:
+        assert CJK.search(name) and not re.search(r"[A-Za-z]", name), name
+        assert vocabulary.title_word(name, "zh-CN") == name
+        english = vocabulary.title_word(name, "en")
+        assert english != name and not CJK.search(english), name
+    assert vocabulary.title_word("刘晓东", "en") == "刘晓东"  # a person's name is theirs
+    assert messages.unreachable(oncall.duty_name, "en") == (
+        "[Anju] Cannot reach duty phone: no phone number on file; please act by hand."
+    )

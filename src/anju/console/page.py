@@ -103,6 +103,7 @@ class Page:
             "t_or": lambda prefix, v: translate_or(self.lang, prefix, v),
             "t_step": lambda v: vocabulary.step_word(v or "", self.lang),
             "t_room": lambda v: vocabulary.room_word(v or "", self.lang),
+            "t_title": lambda v: vocabulary.title_word(v or "", self.lang),
             "t_delivery": self.delivery,
             "device_status": self.device_status,
             "fmt_time": self.fmt_time,

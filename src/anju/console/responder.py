@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,9 +25,9 @@ router = APIRouter(include_in_schema=False)
 ARRIVE, RESOLVE = "arrived", "resolved"
 
 
-def responder_actions(incident: Incident, contact_id: int) -> list[str]:
-    """Arrival and resolution, for the contact the incident is dispatched to, while it is dispatched."""
-    if incident.responder_contact_id != contact_id or incident.state != IncidentState.DISPATCHED.value:
+def responder_actions(incident: Incident, contact_ids: Collection[int]) -> list[str]:
+    """Arrival and resolution, for the contact(s) the incident is dispatched to, while it is dispatched."""
+    if incident.responder_contact_id not in contact_ids or incident.state != IncidentState.DISPATCHED.value:
         return []
     actions = [] if incident.arrived_at is not None else [ARRIVE]
     return [*actions, RESOLVE]
@@ -70,7 +71,7 @@ async def responder_page(request: Request, token: str) -> Response:
         household=view.household,
         contact=contact,
         expires_at=grant.expires_at,
-        actions=responder_actions(inc, contact.id),
+        actions=responder_actions(inc, {contact.id}),
         outcomes=[o.value for o in Outcome],
         center_phone=None,
         responder_config=config,
@@ -103,7 +104,7 @@ async def responder_action(request: Request, token: str) -> Response:
         async with transaction(ctx.db) as session:
             incident = await service.lock_incident(session, grant.incident_id)
             contact = await session.get(Contact, grant.contact_id)
-            if contact is None or action not in responder_actions(incident, contact.id):
+            if contact is None or action not in responder_actions(incident, {contact.id}):
                 return _problem(403, "error.link_not_yours", f"{action!r} is not open to this link now")
             actor = f"responder:{contact.name}"
             if action == ARRIVE:

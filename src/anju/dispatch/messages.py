@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anju.vocabulary import rule_word, severity_word
+from anju.vocabulary import rule_word, severity_word, title_word
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +52,7 @@ def dispatch_request(facts: IncidentFacts, language: str) -> str:
 
 def unreachable(who: str, language: str) -> str:
     """Said on the console when a step has nobody to reach (no number on file)."""
+    who = title_word(who, language)
     if _zh(language):
         return f"【安居】无法联系{who}：未登记电话号码，请人工处理。"
     return f"[Anju] Cannot reach {who}: no phone number on file; please act by hand."

@@ -63,11 +63,15 @@ class Policy:
     repeat_from: str | None = None
 
 
+#: The on-call posts' names unless the file names them (English through ``vocabulary.TITLES``).
+DUTY_PHONE, SUPERVISOR = "值班手机", "值班主管"
+
+
 @dataclass(frozen=True, kw_only=True)
 class OnCall:
-    duty_name: str = "duty phone"
+    duty_name: str = DUTY_PHONE
     duty_phone: str | None = None
-    supervisor_name: str = "on-call supervisor"
+    supervisor_name: str = SUPERVISOR
     supervisor_phone: str | None = None
     language: str = "zh-CN"
 
@@ -167,9 +171,9 @@ def parse_policies(data: dict[str, Any]) -> Policies:
     by_severity = {s: _policy(s, raw_policies[s.value]) for s in Severity}
     oc = data.get("oncall", {})
     oncall = OnCall(
-        duty_name=str(oc.get("duty_name", "duty phone")),
+        duty_name=str(oc.get("duty_name", DUTY_PHONE)),
         duty_phone=str(oc["duty_phone"]) if oc.get("duty_phone") else None,
-        supervisor_name=str(oc.get("supervisor_name", "on-call supervisor")),
+        supervisor_name=str(oc.get("supervisor_name", SUPERVISOR)),
         supervisor_phone=str(oc["supervisor_phone"]) if oc.get("supervisor_phone") else None,
         language=str(oc.get("language", "zh-CN")),
     )

@@ -13,6 +13,12 @@ from anju import audit
 from anju.dispatch.policy import Policies, Target
 from anju.domain import Channel, NotificationStatus, Role
 from anju.store.models import Contact, Notification, User
+from anju.vocabulary import CHANNELS
+
+#: Recipients that are posts, not people: Chinese in the data, English through ``vocabulary.TITLES``.
+DUTY_OPERATORS = "值班坐席"
+AREA_GROUP = CHANNELS[Channel.GROUP].zh
+HOUSEHOLD_CONTACTS = "家属/联系人"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,14 +65,12 @@ async def resolve(
     to = Target(entry["to"])
     oc = policies.oncall
     if to is Target.DUTY_OPERATORS:
-        return [
-            Recipient(name="值班坐席 duty operators", kind=to.value, address="console", language="zh-CN")
-        ], None
+        return [Recipient(name=DUTY_OPERATORS, kind=to.value, address="console", language="zh-CN")], None
     if to is Target.AREA_GROUP:
         if not policies.group_chat:
             return [], None  # no group chat robot configured: nothing to post to, nothing missed
         # The notify worker picks the robot by the household's area when it posts.
-        group = Recipient(name="片区群 area group", kind=to.value, address="group", language=oc.language)
+        group = Recipient(name=AREA_GROUP, kind=to.value, address="group", language=oc.language)
         return [group], None
     if to is Target.ONCALL_PHONE:
         if not oc.duty_phone:
@@ -91,7 +95,7 @@ async def resolve(
             )
         ], None
     # household_contacts left unexpanded: the household had no contacts when the incident opened.
-    return [], "家属/联系人 household contacts"
+    return [], HOUSEHOLD_CONTACTS
 
 
 async def add_notification(

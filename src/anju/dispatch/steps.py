@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from anju import audit
 from anju.dispatch import messages
 from anju.dispatch.policy import Policies, first_due, next_due, snapshot, step_index
-from anju.dispatch.recipients import Recipient, add_notification, resolve
+from anju.dispatch.recipients import DUTY_OPERATORS, Recipient, add_notification, resolve
 from anju.domain import Channel, IncidentState, Severity
 from anju.store.models import Contact, Household, Incident, Notification
 
@@ -69,7 +69,7 @@ async def fire_step(
             # Nobody to reach on this leg: say so on the console rather than stay silent.
             gaps.append(missing)
             console = Recipient(
-                name="值班坐席 duty operators", kind="duty_operators", address="console", language="zh-CN"
+                name=DUTY_OPERATORS, kind="duty_operators", address="console", language="zh-CN"
             )
             sent.append(
                 await add_notification(

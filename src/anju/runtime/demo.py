@@ -35,11 +35,13 @@ log = logging.getLogger("anju.demo")
 
 #: Long and uncommon enough for the password rule (zxcvbn score 4), like every password.
 DEMO_PASSWORD = "anju-demo-2026"
+#: Display names in Chinese, as a center enters them; the English console renders these posts in
+#: English (``vocabulary.TITLES``).
 DEMO_USERS = (
-    ("admin", Role.ADMIN, "管理员 Admin"),
-    ("supervisor", Role.SUPERVISOR, "值班主管 Supervisor"),
-    ("operator", Role.OPERATOR, "值班员 Operator"),
-    ("responder", Role.RESPONDER, "网格员 Grid worker"),
+    ("admin", Role.ADMIN, "管理员"),
+    ("supervisor", Role.SUPERVISOR, "值班主管"),
+    ("operator", Role.OPERATOR, "值班员"),
+    ("responder", Role.RESPONDER, "网格员"),
 )
 
 
@@ -71,7 +73,7 @@ def demo_settings(opts: DemoOptions) -> Settings:
 
 
 async def seed_users(ctx: Context) -> None:
-    """The demo logins, created once; the responder acts as the first household's grid worker."""
+    """The demo logins, created once; the responder is the grid worker of the first village's homes."""
     async with transaction(ctx.db) as session:
         for name, role, display in DEMO_USERS:
             if await session.scalar(select(User.id).where(User.username == name)) is not None:

@@ -1,7 +1,8 @@
 """The demo's first task for its responder login: one incident dispatched to the contact it acts as.
 
-The demo's responder is the first household's grid worker (``User.contact_id``). Incidents reach a
-responder only when the center dispatches them, so on a fresh demo the responder's task list was
+The demo's responder is the first village's grid worker (``User.contact_id``, the same person as the
+grid worker of every home in that village: ``dispatch.access``). Incidents reach a responder only
+when the center dispatches them, so on a fresh demo the responder's task list was
 empty; this puts one there, raised, acknowledged by the demo's operator and dispatched to that
 contact exactly as the console does it, so every step is on the timeline and in the audit log.
 """

@@ -18,6 +18,11 @@ _VILLAGES = tuple(
 )
 
 
+def village_of(index: int) -> int:
+    """The number of the village of the fleet's ``index``-th home (0 to the number of villages - 1)."""
+    return index % len(_VILLAGES)
+
+
 def area_of(index: int) -> str:
     """The area of the fleet's ``index``-th home: neighbours by index share a village."""
-    return _VILLAGES[index % len(_VILLAGES)]
+    return _VILLAGES[village_of(index)]

@@ -3,7 +3,7 @@
 Everything is written in Chinese, as a Chinese centre enters it, with an English rendering in
 ``translations["en"]`` so that the English console shows no Chinese. Phone numbers are in
 +86 170x, a block handed out to virtual operators and unused by these fictional people.
-The same household index always gives the same people.
+The same household index always gives the same people; the homes of a village share their grid worker.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from typing import Any
+
+from anju.simulator.areas import village_of
 
 SURNAMES = (
     ("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"),
@@ -27,7 +29,12 @@ MEN = (
     ("长林", "Changlin"), ("文华", "Wenhua"), ("永福", "Yongfu"), ("宝山", "Baoshan"), ("荣发", "Rongfa"),
 )  # fmt: skip
 CHILDREN = (("明", "Ming"), ("伟", "Wei"), ("静", "Jing"), ("丽", "Li"), ("强", "Qiang"), ("敏", "Min"))
-GRID_WORKERS = (("刘晓东", "Liu Xiaodong"), ("陈静", "Chen Jing"), ("周立", "Zhou Li"), ("许明", "Xu Ming"))
+#: One grid worker per village (``areas.village_of``): one person, a contact of every home there.
+GRID_WORKERS = (
+    ("刘晓东", "Liu Xiaodong"), ("陈静", "Chen Jing"), ("周立", "Zhou Li"), ("许明", "Xu Ming"),
+    ("孙丽娟", "Sun Lijuan"), ("赵刚", "Zhao Gang"), ("钱芳", "Qian Fang"), ("吴海涛", "Wu Haitao"),
+    ("郑敏", "Zheng Min"), ("冯建军", "Feng Jianjun"), ("蒋婷", "Jiang Ting"), ("韩磊", "Han Lei"),
+)  # fmt: skip
 DIALECTS = (
     ("上海话", "Shanghainese"),
     ("普通话", "Mandarin"),
@@ -73,7 +80,7 @@ class People:
 
 
 def phone(block: int, index: int) -> str:
-    """``+86 170{block} xxxx xxx``: the resident (0), family (1), grid worker (2), neighbour (3)."""
+    """``+86 170{block} xxxx xxx``: resident (0), family (1), grid worker (2, per village), neighbour (3)."""
     return f"+86170{block}{index % 10_000_000:07d}"
 
 
@@ -84,7 +91,8 @@ def people_for(index: int, seed: int = 1) -> People:
     woman = index % 2 == 0
     given, given_en = rng.choice(WOMEN if woman else MEN)
     child, child_en = rng.choice(CHILDREN)
-    grid, grid_en = GRID_WORKERS[index % len(GRID_WORKERS)]
+    village = village_of(index)
+    grid, grid_en = GRID_WORKERS[village % len(GRID_WORKERS)]
     dialect, dialect_en = rng.choice(DIALECTS)
     hospital, hospital_en = rng.choice(HOSPITALS)
     conditions = rng.sample(MEDICAL, 2)
@@ -123,7 +131,7 @@ def people_for(index: int, seed: int = 1) -> People:
         {
             "name": grid,
             "relation": "grid_worker",
-            "phone": phone(2, index),
+            "phone": phone(2, village),  # the same person in every home of the village
             "priority": 1,
             "translations": {"en": {"name": grid_en}},
         },

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from anju.clock import RealClock
 from anju.context import Context
+from anju.dispatch import access
 from anju.domain import Role
 from anju.store.models import RevokedToken, User
 
@@ -156,6 +157,7 @@ async def user_for_token(session: AsyncSession, claims: TokenClaims) -> User | N
     user = await session.get(User, claims.user_id)
     if user is None or not user.active or claims.version != user.token_version:
         return None
+    await access.resolve_responder(session, user)  # which incidents a responder is sent to
     return user
 
 

@@ -153,10 +153,8 @@ async def list_incidents(
     if severity is not None:
         q = q.where(Incident.severity == severity.value)
     if user.role == Role.RESPONDER.value:
-        # Responders see only what was dispatched to them.
-        q = q.where(
-            Incident.responder_contact_id == user.contact_id, Incident.responder_contact_id.is_not(None)
-        )
+        # Responders see only what was dispatched to them (the rule of dispatch.access).
+        q = q.where(Incident.responder_contact_id.in_(access.responder_contacts(user)))
     q = q.order_by(_SEVERITY_ORDER.desc(), Incident.opened_at, Incident.id).limit(limit)
     rows = (await session.execute(q)).all()
     return [_summary(inc, name) for inc, name in rows]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from anju import vocabulary
 from anju.clock import isoformat
 from anju.console import queries
 from anju.console.checkin_lane import checkins_in_progress
+from anju.console.localize import localized
 from anju.console.page import Page, signed_in_page
 from anju.console.responder import responder_actions
 from anju.console.views.resident import resident_context
@@ -17,7 +20,8 @@ from anju.dispatch import access
 from anju.dispatch.service import HANDLER_ROLES, ResponderKind
 from anju.dispatch.sla import ACK_TARGETS_S
 from anju.domain import IncidentState, Outcome, Role, Severity
-from anju.store.models import Household, Incident
+from anju.store.models import Contact, Household, Incident, Notification
+from anju.vocabulary import title_word
 from anju.web.session import ACTING_ROLES, STAFF_ROLES
 
 INCIDENT_EVENT_HOURS = queries.INCIDENT_EVENT_HOURS
@@ -72,12 +76,13 @@ async def _my_incidents(page: Page) -> Response:
     assert page.user is not None
     tasks: list[tuple[Incident, Household | None, list[str]]] = []
     done: list[Incident] = []
-    if page.user.contact_id is not None:
+    mine = access.responder_contacts(page.user)  # the rule of dispatch.access, also the API's
+    if mine:
         async with page.ctx.db() as session:
             incidents = (
                 await session.scalars(
                     select(Incident)
-                    .where(Incident.responder_contact_id == page.user.contact_id)
+                    .where(Incident.responder_contact_id.in_(mine))
                     .order_by(Incident.opened_at.desc())
                     .limit(50)
                 )
@@ -87,7 +92,7 @@ async def _my_incidents(page: Page) -> Response:
                     done.append(inc)
                     continue
                 home = await queries.household_with_people(session, inc.household_id)
-                tasks.append((inc, home, responder_actions(inc, page.user.contact_id)))
+                tasks.append((inc, home, responder_actions(inc, mine)))
     return page.render(
         "my_incidents.html",
         title_key="title.my_incidents",
@@ -96,6 +101,20 @@ async def _my_incidents(page: Page) -> Response:
         done=done,
         outcomes=[o.value for o in Outcome],
     )
+
+
+def recipient_names(
+    notifications: Sequence[Notification], contacts: Sequence[Contact], lang: str
+) -> dict[int, str]:
+    """Who each notification went to, in ``lang``: a contact by their rendering, a post (值班主管) by
+    the vocabulary's; a name changed since the message went out stays as it was sent."""
+    contact_names = {c.id: (c.name, localized(c, "name", lang)) for c in contacts}
+    names = {}
+    for n in notifications:
+        stored, rendered = contact_names.get(n.contact_id or 0, ("", ""))
+        same = bool(stored) and stored == n.recipient_name
+        names[n.id] = rendered if same else title_word(n.recipient_name, lang)
+    return names
 
 
 @router.get("/incidents/{incident_id}")
@@ -152,10 +171,13 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         nav="queue",
         inc=inc,
         household=view.household,
-        owner_name=(view.owner.display_name or view.owner.username) if view.owner else None,
+        owner_name=(
+            (title_word(view.owner.display_name, page.lang) or view.owner.username) if view.owner else None
+        ),
         alerts=view.alerts,
         timeline=view.timeline,
         notifications=view.notifications,
+        recipient_names=recipient_names(view.notifications, view.household.contacts, page.lang),
         sensor_events=view.sensor_events,
         locations=view.locations,
         event_hours=INCIDENT_EVENT_HOURS,
