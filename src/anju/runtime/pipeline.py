@@ -119,7 +119,13 @@ class Pipeline:
         """Advance the engine's timers to ``now`` and raise what fired; returns the count."""
         now = now or self.ctx.clock.now()
         # Check-ins first: an answer that came before a deadline reaches the engine before its timer.
-        asked = await self._checkins(now)
+        try:
+            asked = await self._checkins(now)
+        except Exception:
+            # A check-in that cannot be moved on must not stop every home's timers: they run, and
+            # an unanswered check-in's own deadline is the engine's (it raises the high alert).
+            log.exception("check-ins could not be moved on at %s; the engine's timers run regardless", now)
+            asked = []
         findings = [*self._unraised, *asked, *self.engine.advance(now)]
         if not findings:
             return 0
