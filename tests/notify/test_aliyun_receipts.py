@@ -136,3 +136,13 @@ async def test_an_unanswered_call_report_fails_over_to_the_other_provider(both: 
     [copy] = [r for r in await rows(both.ctx, incident_id) if r.step == f"failover:{call_id}"]
     assert (copy.channel, copy.provider) == ("voice", "twilio")
     assert len(both.twilio.of("voice")) == 1
+
+
+async def test_a_hostile_push_with_the_right_token_is_a_400_and_changes_nothing(both: Both) -> None:
+    _, row_id, _sent = await _alert(both)
+    url = f"/aliyun/{both.pushes.token}/SmsReport"
+    for body in (b"not json", b"[" * 5000 + b"]" * 5000, b"[" + b'{"x":1},' * 200_000 + b"{}]"):
+        response = await both.env.client.post(url, content=body)
+        assert response.status_code == 400, (len(body), response.text[:200])
+    assert (await both.pushes.push("SmsReport", [{"out_id": "n1a1"}, 7, "x", None])).status_code == 200
+    assert (await row(both.ctx, row_id)).status == NotificationStatus.QUEUED.value
