@@ -208,3 +208,21 @@ async def test_the_lane_shows_it_while_calling_and_the_sla_report_counts_it_apar
             "late_answers": 0,
         }
         assert report["incidents"] == 1  # the page after it went unanswered; the check-in is not one
+
+
+async def test_an_sms_reply_with_hostile_text_is_stored_escaped_and_still_answers(db_url: str) -> None:
+    async with checkin_home(db_url, uid("h")) as home:
+        await home.tick(at(13))
+        home.clock.set(at(13, 5))
+        [row] = [r for r in await home.rows() if r.channel == "sms"][:1]
+        async with transaction(home.ctx.db) as session:
+            sms = await session.get(Notification, row.id)
+            assert sms is not None
+            raw = "1\x00\ud800" + "好" * 200
+            done = await checkins.answered_by_phone(
+                session, sms, CheckinAnswer.OK, via="sms", raw=raw, now=home.clock.now()
+            )
+            assert done is not None
+        [ci] = await home.checkins()
+        stored = ci.detail["answers"][0]["raw"]
+        assert ci.state == "ok" and "\x00" not in stored and "\ud800" not in stored and len(stored) <= 80

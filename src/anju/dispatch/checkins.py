@@ -38,6 +38,7 @@ from anju.kinds import SIGNS_OF_LIFE
 from anju.notify.checkin_script import checkin_of_row as checkin_of_row  # the webhooks' entry
 from anju.store.db import after_commit
 from anju.store.models import Alert, Checkin, Notification, SensorEvent
+from anju.store.safe import storable
 
 log = logging.getLogger("anju.dispatch")
 
@@ -233,7 +234,7 @@ def _note_answer(
         "answer": answer.value,
         "at": now.isoformat(),
         "via": via,
-        "raw": raw[:80],
+        "raw": storable(raw, limit=80),
         "late": late,
         "fed": False,
     }
