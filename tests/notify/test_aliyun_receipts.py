@@ -146,3 +146,14 @@ async def test_a_hostile_push_with_the_right_token_is_a_400_and_changes_nothing(
         assert response.status_code == 400, (len(body), response.text[:200])
     assert (await both.pushes.push("SmsReport", [{"out_id": "n1a1"}, 7, "x", None])).status_code == 200
     assert (await row(both.ctx, row_id)).status == NotificationStatus.QUEUED.value
+
+
+async def test_a_failed_receipt_with_hostile_error_text_is_stored_escaped_and_still_fails_over(
+    both: Both,
+) -> None:
+    _, row_id, sent = await _alert(both)
+    answer = await both.pushes.sms_report(sent, success=False, code="MK\x00" + "x" * 500)
+    assert answer.status_code == 200
+    failed = await row(both.ctx, row_id)
+    assert failed.status == NotificationStatus.UNDELIVERED.value
+    assert "\x00" not in (failed.last_error or "") and len(failed.last_error or "") < 300

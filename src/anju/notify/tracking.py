@@ -22,6 +22,7 @@ from anju.notify.checkin_script import checkin_of_row
 from anju.notify.policy import DEFAULT_POLICY, DeliveryPolicy
 from anju.store.db import after_commit
 from anju.store.models import Contact, Incident, Notification
+from anju.store.safe import storable
 
 log = logging.getLogger("anju.notify")
 SYSTEM = "system"
@@ -297,6 +298,9 @@ async def apply_report(
     policy: DeliveryPolicy = DEFAULT_POLICY,
 ) -> Notification | None:
     """Record ``provider``'s report on one row; a failure starts the fallback."""
+    # The provider's words come from an HTTP push: stored escaped and bounded, like any outside text.
+    error = storable(error, limit=200) if error else None
+    provider_id = storable(provider_id, limit=64) if provider_id else None
     row = await lock_notification(session, notification_id, now)
     if row is None or row.channel != channel.value:
         log.warning("report for unknown %s notification %s ignored", channel, notification_id)
