@@ -142,6 +142,24 @@ class FallbackResult:
     note: str
 
 
+def _no_fallback(
+    session: AsyncSession, incident: Incident, row: Notification, note: str, now: datetime
+) -> FallbackResult:
+    """The failure on the incident's timeline, and nothing sent: a timeline entry without an audit
+    record of its own, as nothing is sent or changed here."""
+    session.add(
+        audit.timeline_entry(
+            incident.id,
+            at=now,
+            actor=SYSTEM,
+            kind="notification_failed",
+            note=note,
+            data={"notification_id": row.id},
+        )
+    )
+    return FallbackResult(None, note)
+
+
 async def fall_back(
     ctx: Context,
     session: AsyncSession,
@@ -159,34 +177,14 @@ async def fall_back(
         return FallbackResult(None, "fallback already done")
     incident = await session.get(Incident, row.incident_id) if row.incident_id is not None else None
     if incident is not None and not needs_answer(incident, row):
-        note = f"{reason}; no fallback: incident is {incident.state}"
-        # A timeline entry without an audit record of its own: nothing is sent or changed here.
-        session.add(
-            audit.timeline_entry(
-                incident.id,
-                at=now,
-                actor=SYSTEM,
-                kind="notification_failed",
-                note=note,
-                data={"notification_id": row.id},
-            )
+        return _no_fallback(
+            session, incident, row, f"{reason}; no fallback: incident is {incident.state}", now
         )
-        return FallbackResult(None, note)
     channel = Channel(row.channel)
     if channel in (Channel.GROUP, Channel.DINGTALK) and incident is not None:
         # A group post adds eyes; reaching people stays with the escalation's own phone steps.
         note = f"{reason}; the group chat post failed, the escalation goes on"
-        session.add(
-            audit.timeline_entry(
-                incident.id,
-                at=now,
-                actor=SYSTEM,
-                kind="notification_failed",
-                note=note,
-                data={"notification_id": row.id},
-            )
-        )
-        return FallbackResult(None, note)
+        return _no_fallback(session, incident, row, note, now)
     new: Notification | None = None
     if channel is Channel.SMS and not declined:
         new = _copy_for(row, now=now, step=step, channel=Channel.VOICE)
